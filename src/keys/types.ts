@@ -1,0 +1,75 @@
+/**
+What a key rule sees of a request. The URL is already normalized (see `normalizeUrl()`), the method
+is upper-case, and `body` is the parsed JSON body when the request has one and the rule asked for it
+(`readsBody`), otherwise `undefined`.
+*/
+export type LaneRequest = {
+	readonly method: string;
+	readonly url: URL;
+	readonly headers: Headers;
+	readonly body: unknown;
+};
+
+/** Whether an operation only reads its resources or changes them. */
+export type OperationKind = 'read' | 'write';
+
+/** One lane key (`objects/9f2c`) or several; an operation holding several takes all or none. */
+export type LaneKeys = string | readonly string[];
+
+/**
+What a rule decides for a request: its key(s), or `undefined` for none (the request is then only
+subject to the global limiter), optionally with a kind that overrides the method's classification
+(a `POST /search` is a read).
+*/
+export type KeyDecision =
+	| LaneKeys
+	| undefined
+	| {
+			readonly keys?: LaneKeys | undefined;
+			readonly kind?: OperationKind | undefined;
+	  };
+
+/** A function from a request to its lane key(s). */
+export type KeyRule = (request: LaneRequest) => KeyDecision;
+
+/**
+A URL pattern. As a string, `'/objects/:id/**'` matches `/objects/9f2c` and everything below it and
+keys the request to `objects/9f2c` (the pattern up to its wildcard, with parameters filled in). As an
+object it can name the key template, restrict methods and set the kind.
+*/
+export type KeyPattern =
+	| string
+	| {
+			/** Path pattern: literal segments, `:name` parameters, `*` (one segment), `**` (any rest, last only). */
+			readonly pattern: string;
+			/** Key template with `:name` parameters, e.g. `'objects/:id'`. `false` = the request takes no lane. Default: the pattern up to its first wildcard. */
+			readonly key?: string | false;
+			/** Methods this entry applies to (any case). Default: all. */
+			readonly methods?: readonly string[];
+			/** Overrides the method's classification. */
+			readonly kind?: OperationKind;
+	  };
+
+/** A named bundle of a key rule and what it needs, for one API. */
+export type Preset = {
+	readonly name: string;
+	readonly rule: KeyRule;
+	/** The rule looks at the parsed JSON body, so adapters parse it (from a clone) before sending. */
+	readonly readsBody?: boolean;
+	/**
+	Sees every response to a request the rule keyed (e.g. to learn which object owns which block).
+	Must not consume `response`'s body: clone it.
+	*/
+	readonly observe?: (request: LaneRequest, response: Response) => void | Promise<void>;
+};
+
+/** The `keys` option: a rule function, a pattern list, or a preset. */
+export type KeysOption = KeyRule | readonly KeyPattern[] | Preset;
+
+/** A compiled rule, as the adapters use it. */
+export type CompiledKeys = {
+	/** Returns the canonical keys (possibly empty) and the kind of the request. */
+	readonly resolve: (request: LaneRequest) => {readonly keys: readonly string[]; readonly kind: OperationKind};
+	readonly readsBody: boolean;
+	readonly observe: Preset['observe'] | undefined;
+};
