@@ -1,0 +1,53 @@
+import {invalid} from './describe.js';
+
+const slash = 47;
+
+/**
+Canonical spelling of a lane key: `/`-separated segments without leading, trailing or repeated
+slashes, so `'/objects//9f2c/'` and `'objects/9f2c'` name one lane. Throws a `TypeError` naming
+`option` for anything that is not a string with at least one segment.
+*/
+export function canonicalKey(value: unknown, option = 'key'): string {
+	if (typeof value !== 'string') {
+		throw invalid(option, 'a non-empty string', value);
+	}
+
+	// Fast path: already canonical.
+	if (
+		value.length > 0 &&
+		value.charCodeAt(0) !== slash &&
+		value.charCodeAt(value.length - 1) !== slash &&
+		!value.includes('//')
+	) {
+		return value;
+	}
+
+	const key = value
+		.split('/')
+		.filter(segment => segment !== '')
+		.join('/');
+	if (key === '') {
+		throw invalid(option, 'a non-empty string with at least one segment', value);
+	}
+
+	return key;
+}
+
+/** Canonical, de-duplicated, sorted keys; the order makes multi-key acquisition deadlock-free in any backend. */
+export function canonicalKeys(value: unknown, option = 'key'): string[] {
+	if (typeof value === 'string') {
+		return [canonicalKey(value, option)];
+	}
+
+	if (!Array.isArray(value)) {
+		throw invalid(option, 'a string or an array of strings', value);
+	}
+
+	const keys = value.map((key, index) => canonicalKey(key, `${option}[${index}]`));
+	if (keys.length > 1) {
+		keys.sort();
+		return keys.filter((key, index) => key !== keys[index - 1]);
+	}
+
+	return keys;
+}
