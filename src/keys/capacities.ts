@@ -1,0 +1,325 @@
+import {invalid} from '../core/describe.js';
+import {classify} from './classify.js';
+import {defaultRule} from './compile.js';
+import {BoundedMap} from './lru.js';
+import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset} from './types.js';
+
+/** Options of the `capacities()` preset. */
+export type CapacitiesOptions = {
+	/**
+	How many block → object entries the preset remembers, learned from `GET /object` responses, so a
+	`PATCH /blocks/block` whose body does not name its object still takes that object's lane. The
+	least recently used entry is dropped first. `false` learns nothing: such block updates then take
+	the coarse `objects` lane.
+
+	@default 10_000
+	*/
+	readonly blockOwners?: number | false;
+};
+
+type Body = Record<string, unknown>;
+
+/** Ancestor of every object lane: a write on it waits for, and holds off, all of them. */
+const allObjects = 'objects';
+/** Ancestor of every dated daily-note lane. */
+const allDailyNotes = 'daily-note';
+const isoDate = /^\d{4}-\d{2}-\d{2}$/;
+
+function isRecord(value: unknown): value is Body {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonEmpty(value: unknown): value is string {
+	return typeof value === 'string' && value !== '';
+}
+
+/**
+Ids are UUIDs, which compare case-insensitively; lower-casing can only merge lanes, never split
+one. Encoding keeps an odd id (with a `/`) one key segment.
+*/
+function idSegment(id: string): string {
+	return encodeURIComponent(id.toLowerCase());
+}
+
+function queryIds(url: URL, name: string): string[] {
+	return url.searchParams.getAll(name).filter(id => id !== '');
+}
+
+function bodyId(body: unknown): string[] {
+	return isRecord(body) && nonEmpty(body.id) ? [body.id] : [];
+}
+
+/** The lanes of the named objects; with no id a write takes the coarse lane and a read none. */
+function objectLanes(ids: readonly string[], kind: OperationKind): KeyDecision {
+	if (ids.length === 0) {
+		return {keys: kind === 'write' ? allObjects : undefined, kind};
+	}
+
+	return {keys: ids.map(id => `${allObjects}/${idSegment(id)}`), kind};
+}
+
+const read = (keys?: string): KeyDecision => ({keys, kind: 'read'});
+const creation: KeyDecision = {keys: undefined, kind: 'write'};
+
+/**
+Finds the object that owns the block(s) a `/blocks/block` request targets. The object wins when the
+request names it (`body.objectId`, `?objectId=`, or `body.id` when the block travels in
+`body.block` / `body.blockId`, as `id` names the object on the append endpoints); otherwise each
+block id (`body.blockId`, `body.block.id`, `?blockId=`, `?id=`, or `body.id` when the body is the
+block itself) is looked up in the learned map. Any unknown block sends the request to the coarse
+lane: serializing too much is safe, too little is not.
+*/
+function blockLanes(request: LaneRequest, owners: BoundedMap<string, string> | undefined): KeyDecision {
+	const {url, body} = request;
+	const kind = classify(request.method);
+	const objectIds = queryIds(url, 'objectId');
+	const blockIds = [...queryIds(url, 'blockId'), ...queryIds(url, 'id')];
+	if (isRecord(body)) {
+		if (nonEmpty(body.objectId)) {
+			objectIds.push(body.objectId);
+		}
+
+		const {block} = body;
+		if (nonEmpty(body.blockId)) {
+			blockIds.push(body.blockId);
+		}
+
+		if (isRecord(block) && nonEmpty(block.id)) {
+			blockIds.push(block.id);
+		}
+
+		if (nonEmpty(body.id)) {
+			(isRecord(block) || nonEmpty(body.blockId) ? objectIds : blockIds).push(body.id);
+		}
+	}
+
+	if (objectIds.length > 0) {
+		return objectLanes(objectIds, kind);
+	}
+
+	if (blockIds.length === 0 || owners === undefined) {
+		return {keys: allObjects, kind};
+	}
+
+	const found: string[] = [];
+	for (const blockId of blockIds) {
+		const owner = owners.get(blockId.toLowerCase());
+		if (owner === undefined) {
+			return {keys: allObjects, kind};
+		}
+
+		found.push(owner);
+	}
+
+	return objectLanes(found, kind);
+}
+
+function dailyNoteLane(body: unknown): KeyDecision {
+	const date = isRecord(body) ? body.date : undefined;
+	return {keys: typeof date === 'string' && isoDate.test(date) ? `${allDailyNotes}/${date}` : allDailyNotes, kind: 'write'};
+}
+
+/** Records the owner of every block of an object as `GET /object` returns it. */
+function learn(owners: BoundedMap<string, string>, object: unknown, requestedId: string | null): void {
+	if (!isRecord(object) || !isRecord(object.blocks)) {
+		return;
+	}
+
+	const id = nonEmpty(object.id) ? object.id : requestedId;
+	if (!nonEmpty(id)) {
+		return;
+	}
+
+	const owner = id.toLowerCase();
+	// Iterative, so a deeply nested tree cannot overflow the stack; children are pushed in reverse so
+	// blocks are recorded in document order.
+	const pending: unknown[] = Object.values(object.blocks).reverse();
+	while (pending.length > 0) {
+		const item = pending.pop();
+		if (Array.isArray(item)) {
+			// A property's `Block[]`, nested `blocks`, a GridBlock's `columns: Block[][]` or one column.
+			for (let index = item.length - 1; index >= 0; index--) {
+				pending.push(item[index]);
+			}
+		} else if (isRecord(item)) {
+			if (nonEmpty(item.id)) {
+				owners.set(item.id.toLowerCase(), owner);
+			}
+
+			pending.push(item.columns, item.blocks);
+		}
+	}
+}
+
+function validateOptions(options: unknown): number | false {
+	if (options === undefined) {
+		return 10_000;
+	}
+
+	if (!isRecord(options)) {
+		throw invalid('options', 'an object', options);
+	}
+
+	const {blockOwners} = options;
+	if (blockOwners === undefined) {
+		return 10_000;
+	}
+
+	if (blockOwners !== false && (typeof blockOwners !== 'number' || !Number.isSafeInteger(blockOwners) || blockOwners < 1)) {
+		throw invalid('blockOwners', 'an integer >= 1 or false', blockOwners);
+	}
+
+	return blockOwners;
+}
+
+/**
+Key preset for the Capacities API (`https://api.capacities.io`), a last-write-wins API whose ids
+travel in the query string or the JSON body, never in the path. Keys carry no origin:
+
+| Request | Lane | Kind |
+| --- | --- | --- |
+| `GET /object?id=X`, `DELETE /object?id=X` | `objects/X` | read / write |
+| `PATCH /object` (`body.id`) | `objects/X` | write |
+| `GET /object/markdown?id=X`, `PATCH /object/markdown` (`body.id`) | `objects/X` | read / write |
+| `POST /blocks/append`, `POST /blocks/markdown/append` (`body.id`, the object) | `objects/X` | write |
+| `PATCH /blocks/block` (and any other method on that path) | the owning object, else `objects` | by method |
+| `POST /blocks/daily-note/append` | `daily-note/<body.date>`, else `daily-note` | write |
+| `POST /objects/search` | none | read |
+| `GET /space`, `GET /space/structures` | none | read |
+| `POST /object`, `POST /object/markdown`, `POST /object/url` (creation) | none | write |
+| anything else | the default rule (`host/path`) | by method |
+
+A write that names no id takes the coarse lane `objects`, the ancestor of every object lane, so it
+serializes with all of them instead of running unguarded. Ids are lower-cased (they are UUIDs).
+The preset reads JSON bodies (`readsBody`): send them with a JSON content type, as `ky`'s `json`
+option and `fetch` with `Content-Type: application/json` do; without one, the body's id is unseen
+and the write takes the coarse lane.
+
+Block updates: the object wins when the request names it (`body.objectId`, `?objectId=`, or
+`body.id` next to `body.block` / `body.blockId`); otherwise the block id (`body.blockId`,
+`body.block.id`, `?blockId=`, `?id=`, or `body.id` of a body that is the block) is looked up in a
+bounded block → object map that `observe` learns from `GET /object` responses; an unknown block
+takes the coarse lane. Daily-note appends without an ISO date (`YYYY-MM-DD`) take `daily-note`, the
+ancestor of every dated lane. Known limit: a daily note's own object lane (`objects/<id>`, e.g. for
+a `PATCH /blocks/block` on it) and its `daily-note/<date>` lane are not related, as a request
+names one or the other.
+
+Facts relied on, from the public API docs at developers.capacities.io (beta):
+- Concepts → Objects: `GET /object?id=` returns `{id, structureId, collections, properties,
+  blocks}`, `blocks` being a map from property id to block content; `PATCH /object`, `DELETE
+  /object?id=`, `POST /object`, `POST /object/url`, `GET|POST /object/markdown`.
+- Concepts → Blocks: block trees sit under `blocks`, keyed by property definition id; a TextBlock
+  has optional nested `blocks`, a GroupBlock contains nested blocks, a GridBlock has `columns`, an
+  array of block arrays. `PATCH /blocks/block` replaces one block, keeping its id. `POST
+  /blocks/append` and `POST /blocks/markdown/append` take `position`, `parentBlockId`, `propertyId`.
+- Concepts → Structures: all content ids are UUIDs; block ids appear on the blocks of `GET /object`
+  and are required for patch, delete and position operations.
+- Not documented there: whether the `PATCH /blocks/block` body names the owning object, hence the
+  shapes accepted above and the learned map.
+
+@example
+```
+const lanes = createLanes({keys: capacities()});
+await lanes.fetch('https://api.capacities.io/object', {method: 'PATCH', headers, body});
+```
+*/
+export function capacities(options?: CapacitiesOptions): Preset {
+	const limit = validateOptions(options);
+	const owners = limit === false ? undefined : new BoundedMap<string, string>(limit);
+
+	const rule: KeyRule = request => {
+		const {method, url, body} = request;
+		switch (url.pathname) {
+			case '/object':
+			case '/object/markdown': {
+				if (method === 'GET') {
+					return objectLanes(queryIds(url, 'id'), 'read');
+				}
+
+				if (method === 'PATCH') {
+					return objectLanes(bodyId(body), 'write');
+				}
+
+				if (method === 'DELETE' && url.pathname === '/object') {
+					return objectLanes(queryIds(url, 'id'), 'write');
+				}
+
+				if (method === 'POST') {
+					return creation;
+				}
+
+				break;
+			}
+
+			case '/object/url': {
+				if (method === 'POST') {
+					return creation;
+				}
+
+				break;
+			}
+
+			case '/objects/search': {
+				if (method === 'POST') {
+					return read();
+				}
+
+				break;
+			}
+
+			case '/space':
+			case '/space/structures': {
+				if (method === 'GET') {
+					return read();
+				}
+
+				break;
+			}
+
+			case '/blocks/append':
+			case '/blocks/markdown/append': {
+				if (method === 'POST') {
+					return objectLanes(bodyId(body), 'write');
+				}
+
+				break;
+			}
+
+			case '/blocks/block': {
+				return blockLanes(request, owners);
+			}
+
+			case '/blocks/daily-note/append': {
+				if (method === 'POST') {
+					return dailyNoteLane(body);
+				}
+
+				break;
+			}
+
+			default:
+		}
+
+		return defaultRule(request);
+	};
+
+	if (owners === undefined) {
+		return {name: 'capacities', rule, readsBody: true};
+	}
+
+	const observe = async (request: LaneRequest, response: Response): Promise<void> => {
+		if (request.method !== 'GET' || request.url.pathname !== '/object' || !response.ok) {
+			return;
+		}
+
+		try {
+			// A clone, so the caller still reads the body; a body already read or not JSON is skipped.
+			const object: unknown = await response.clone().json();
+			learn(owners, object, request.url.searchParams.get('id'));
+		} catch {
+			// Learning is an optimization: a bad body only means a coarser lane later.
+		}
+	};
+
+	return {name: 'capacities', rule, readsBody: true, observe};
+}

@@ -1,0 +1,219 @@
+import {invalid} from '../core/describe.js';
+import {canonicalKey} from '../core/key.js';
+
+const hexDigits = '0123456789ABCDEF';
+const percent = 37;
+const slash = 47;
+
+function hexValue(code: number): number {
+	if (code >= 48 && code <= 57) {
+		return code - 48;
+	}
+
+	if (code >= 65 && code <= 70) {
+		return code - 55;
+	}
+
+	if (code >= 97 && code <= 102) {
+		return code - 87;
+	}
+
+	return -1;
+}
+
+/** RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~`. Their escapes mean the same as the characters. */
+function isUnreserved(code: number): boolean {
+	return (
+		(code >= 65 && code <= 90) ||
+		(code >= 97 && code <= 122) ||
+		(code >= 48 && code <= 57) ||
+		code === 45 ||
+		code === 46 ||
+		code === 95 ||
+		code === 126
+	);
+}
+
+/**
+Characters the URL parser leaves raw in a path although a URI may not contain them (`[`, `]`, `^`,
+`|`); servers decode them like their escapes, so the escaped form is the canonical one.
+*/
+function mustEscape(code: number): boolean {
+	return code === 91 || code === 93 || code === 94 || code === 124;
+}
+
+function percentEncode(code: number): string {
+	return `%${hexDigits[code >> 4]}${hexDigits[code & 15]}`;
+}
+
+function needsWork(pathname: string): boolean {
+	const last = pathname.length - 1;
+	if (last > 0 && pathname.charCodeAt(last) === slash) {
+		return true;
+	}
+
+	for (let index = 0; index <= last; index++) {
+		const code = pathname.charCodeAt(index);
+		if (code === percent || mustEscape(code) || (code === slash && pathname.charCodeAt(index + 1) === slash)) {
+			return true;
+		}
+	}
+
+	return false;
+}
+
+function normalizeSegment(segment: string): string {
+	let result = '';
+	for (let index = 0; index < segment.length; index++) {
+		const code = segment.charCodeAt(index);
+		if (code === percent) {
+			const high = hexValue(segment.charCodeAt(index + 1));
+			const low = high === -1 ? -1 : hexValue(segment.charCodeAt(index + 2));
+			if (low === -1) {
+				// A lone `%` is read as a literal percent sign by lenient servers: spell it as one.
+				result += '%25';
+				continue;
+			}
+
+			const byte = high * 16 + low;
+			result += isUnreserved(byte) ? String.fromCharCode(byte) : percentEncode(byte);
+			index += 2;
+		} else if (mustEscape(code)) {
+			result += percentEncode(code);
+		} else {
+			result += segment[index];
+		}
+	}
+
+	return result;
+}
+
+/**
+The canonical spelling of a URL path that the URL parser has already read (so dot segments, `%2e`
+included, are resolved): escapes of unreserved characters decoded, other escapes in upper-case hex,
+repeated slashes collapsed, no trailing slash except for the root. Idempotent.
+*/
+export function normalizePathname(pathname: string): string {
+	if (!needsWork(pathname)) {
+		return pathname;
+	}
+
+	const segments: string[] = [];
+	for (const segment of pathname.split('/')) {
+		if (segment !== '') {
+			segments.push(normalizeSegment(segment));
+		}
+	}
+
+	return `/${segments.join('/')}`;
+}
+
+/**
+What an error may show of a URL the parser rejected: no user info (everything up to the last `@`
+after `scheme://`, or from the start when there is no such prefix, since `http:user:pass@host`
+parses too) and no query or fragment, where tokens and signatures often travel.
+*/
+function redact(value: string): string {
+	let shown = value;
+	const at = shown.lastIndexOf('@');
+	if (at !== -1) {
+		const scheme = /^[a-z][a-z\d+.-]*:[/\\]+/i.exec(shown);
+		shown = (scheme?.[0] ?? '') + shown.slice(at + 1);
+	}
+
+	const end = shown.search(/[?#]/);
+	return end === -1 ? shown : shown.slice(0, end);
+}
+
+function shownUrl(value: unknown): unknown {
+	if (typeof value === 'string') {
+		return redact(value);
+	}
+
+	if (value instanceof URL) {
+		// An opaque path (`user:secret@host` parses as one) may hold what looks like user info.
+		return redact(`${value.protocol}//${value.host}${value.pathname}`);
+	}
+
+	return value;
+}
+
+const expectedUrl = 'an absolute http(s) URL';
+
+function parse(option: string, input: unknown, base?: string | URL): URL {
+	if (typeof input !== 'string' && !(input instanceof URL)) {
+		throw invalid(option, `${expectedUrl} (string or URL)`, input);
+	}
+
+	let url: URL;
+	try {
+		url = new URL(input, base);
+	} catch {
+		throw invalid(option, expectedUrl, shownUrl(input));
+	}
+
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+		throw invalid(option, expectedUrl, shownUrl(input));
+	}
+
+	return url;
+}
+
+/**
+A canonical copy of an http(s) URL, so that two spellings of one resource compare equal: lower-case
+scheme and host, no default port, dot segments resolved (`%2e` included), escapes of unreserved
+characters (`A-Z a-z 0-9 - . _ ~`) decoded and all other escapes in upper-case hex, `[ ] ^ |`
+escaped, repeated slashes collapsed, no trailing slash (except the root `/`), no fragment and no
+user info. The query is kept as it is (rules may read it); the default key ignores it.
+
+It is what key rules see; the request itself is sent unchanged. Throws a `TypeError` naming `url`
+(or `base`) for anything that is not an absolute http(s) URL; the message never shows user info or
+the query.
+
+@example
+```
+normalizeUrl('HTTPS://API.example.com:443/a/./b/../%7Eme//').href;
+//=> 'https://api.example.com/a/~me'
+```
+*/
+export function normalizeUrl(input: string | URL, base?: string | URL): URL {
+	if (base !== undefined) {
+		parse('base', base);
+	}
+
+	const url = parse('url', input, base);
+	if (url.username !== '' || url.password !== '') {
+		url.username = '';
+		url.password = '';
+	}
+
+	if (url.hash !== '') {
+		url.hash = '';
+	}
+
+	const pathname = normalizePathname(url.pathname);
+	if (pathname !== url.pathname) {
+		url.pathname = pathname;
+	}
+
+	return url;
+}
+
+/**
+The default lane key of a URL: `host[:port]` followed by the normalized path segments, without
+scheme, query or fragment. `https://API.example.com:443/objects//9f2c/?x=1` →
+`api.example.com/objects/9f2c`. The host keeps one instance able to serve several APIs.
+*/
+export function defaultKey(url: URL): string {
+	if (!(url instanceof URL)) {
+		throw invalid('url', 'a URL', url);
+	}
+
+	const pathname = normalizePathname(url.pathname);
+	const key = pathname === '/' ? url.host : url.host + pathname;
+	if (key === '' || key === '/') {
+		throw invalid('url', 'a URL with a host or a path', shownUrl(url));
+	}
+
+	return canonicalKey(key, 'url');
+}
