@@ -1,0 +1,959 @@
+/*
+The lane engine: per-key FIFO, tree-aware exclusion, all-or-none multi-key holds, O(1) per operation.
+
+THE GRAPH. Every operation, when submitted, records which earlier *unfinished* operations it
+conflicts with, and starts once all of them have finished. An operation only ever waits for
+operations submitted before it, so the wait graph is acyclic: multi-key operations cannot deadlock,
+and conflicting operations start in submission order (FIFO).
+
+A key is a node in a tree (`objects/1` is the parent of `objects/1/blocks/7`). Each node keeps
+- `tail`: the last submitted, unfinished write holding that exact key; a new write on the node waits
+  for it and, through it, for everything before it, so a 100k-deep queue costs one edge per operation;
+- `readers` (reads: 'shared' only): unfinished reads submitted since `tail`;
+- `children`: active child nodes, so a write on `objects/1` finds the writes below it.
+A write waits for the tails (and shared readers) of its key, its ancestors and its descendants.
+Nodes exist only while some operation in their subtree is unfinished: memory follows the active
+keys, not the keys ever seen. A queued operation that is aborted or times out rejects at once and
+stops counting as queued, but stays in the graph as a tombstone that finishes the moment its own
+dependencies do, which keeps every edge valid without rewiring the graph.
+
+SEGMENTS. Most traffic is plain: single-key writes with no signal, no timeout and no listener, on a
+key with no other activity in its tree. Such writes skip the per-operation record and promise
+resolvers: they join the key's open *segment*, one graph node standing for a FIFO of tasks whose
+caller promises are chained (`previous.then(pump)`), which costs about what a bare promise chain
+costs. Anything else that touches the key (a write with a signal, a read in 'shared' mode, a write
+on an ancestor or descendant, a multi-key operation) depends on the segment like on any write and
+closes it to new tasks, so the order across both paths stays the submission order.
+*/
+import type {OperationKind} from '../keys/types.js';
+import type {Lease, LockBackend} from './backend.js';
+import {clock, type TimerHandle} from './clock.js';
+import {invalid} from './describe.js';
+import type {Emitter, RequestSummary} from './events.js';
+import {canonicalKey, canonicalKeys} from './key.js';
+import type {Limiter} from './limiter.js';
+import {BackendError, ClosedError, LaneTimeoutError, QueueFullError} from '../errors/errors.js';
+
+/** What an operation's function receives. */
+export type LaneContext = {
+	/** The operation's id, unique per lanes instance (events carry the same id). */
+	readonly id: number;
+	/** The keys held, canonical and sorted. */
+	readonly keys: readonly string[];
+	/** Whether the keys are held as a reader or a writer. */
+	readonly kind: OperationKind;
+	/** The caller's signal (with a distributed backend, it also aborts when the lease is lost). */
+	readonly signal: AbortSignal | undefined;
+	/** Increases with every grant of a lane; pass it to a store that can reject writers holding a stale lock. */
+	readonly fencingToken: number;
+};
+
+/** Per-call options of `write()`, `read()` and the adapters. */
+export type OperationOptions = {
+	/** Aborting removes a queued operation from its lane at once (rejecting with `signal.reason`) and is passed to a running one. */
+	readonly signal?: AbortSignal | undefined;
+};
+
+/** One row of `stats().lanes`. */
+export type LaneStats = {
+	readonly key: string;
+	/** Operations waiting for this lane. */
+	readonly queued: number;
+	/** Operations holding it (several only for reads). */
+	readonly running: number;
+	/** How long the longest-waiting operation has waited, in ms (0 when none waits). */
+	readonly waitMs: number;
+	/** How long the longest-running holder has held it, in ms (0 when none runs). */
+	readonly heldMs: number;
+};
+
+export type Stats = {
+	/** Operations holding their lanes (running, or waiting for a global slot). */
+	readonly active: number;
+	/** Operations waiting for their lanes. */
+	readonly queued: number;
+	/** Operations holding their lanes but waiting for a global slot (concurrency, rate limit, 429 pause). */
+	readonly waitingForSlot: number;
+	/** Lanes with at least one queued or running operation. */
+	readonly lanes: readonly LaneStats[];
+};
+
+export type EngineOptions = {
+	readonly reads: 'parallel' | 'shared';
+	readonly maxQueuePerKey: number;
+	readonly queueTimeout: number | false;
+	readonly limiter: Limiter;
+	readonly backend: LockBackend;
+	readonly emitter: Emitter;
+};
+
+type Task<T> = (context: LaneContext) => T | PromiseLike<T>;
+
+const QUEUED = 0;
+const RUNNING = 1;
+const DONE = 2;
+const CANCELLED = 3;
+
+/** Compacting a segment's task array once this many entries have run keeps a never-draining lane bounded. */
+const compactAfter = 1024;
+
+class Node {
+	readonly key: string;
+	readonly parent: Node | undefined;
+	/** `[this]`, shared by the single-key operations on this key. */
+	readonly self: Node[];
+	children: Map<string, Node> | undefined = undefined;
+	tail: Operation | undefined = undefined;
+	readers: Set<Operation> | undefined = undefined;
+	queued = 0;
+	running = 0;
+	idleWaiters: Array<() => void> | undefined = undefined;
+
+	constructor(key: string, parent: Node | undefined) {
+		this.key = key;
+		this.parent = parent;
+		this.self = [this];
+	}
+
+	get keys(): readonly string[] {
+		return [this.key];
+	}
+}
+
+/** The context a task gets; one per start. */
+class Context implements LaneContext {
+	readonly id: number;
+	readonly keys: readonly string[];
+	readonly kind: OperationKind;
+	readonly signal: AbortSignal | undefined;
+	readonly fencingToken: number;
+
+	constructor(id: number, keys: readonly string[], kind: OperationKind, signal: AbortSignal | undefined, fencingToken: number) {
+		this.id = id;
+		this.keys = keys;
+		this.kind = kind;
+		this.signal = signal;
+		this.fencingToken = fencingToken;
+	}
+}
+
+class Operation {
+	readonly id: number;
+	readonly kind: OperationKind;
+	/** Waits for and blocks others (writes; reads in 'shared' mode). */
+	readonly ordered: boolean;
+	readonly nodes: Node[];
+	state = QUEUED;
+	enqueuedAt: number;
+	startedAt = 0;
+	pending = 0;
+	/** The first dependent, kept out of an array because most operations have at most one. */
+	dependent: Operation | undefined = undefined;
+	dependents: Operation[] | undefined = undefined;
+	/** Dedupes edges while one submission collects its dependencies. */
+	lastDependent: Operation | undefined = undefined;
+	prev: Operation | undefined = undefined;
+	next: Operation | undefined = undefined;
+
+	constructor(id: number, kind: OperationKind, ordered: boolean, nodes: Node[], now: number) {
+		this.id = id;
+		this.kind = kind;
+		this.ordered = ordered;
+		this.nodes = nodes;
+		this.enqueuedAt = now;
+	}
+
+	get keys(): readonly string[] {
+		return this.nodes.length === 1 ? this.nodes[0]!.keys : this.nodes.map(node => node.key);
+	}
+}
+
+/** An operation with its own task and caller promise. */
+class Single extends Operation {
+	readonly task: Task<unknown>;
+	readonly signal: AbortSignal | undefined;
+	readonly request: RequestSummary | undefined;
+	resolve!: (value: unknown) => void;
+	reject!: (reason: unknown) => void;
+	timer: TimerHandle | undefined = undefined;
+	onAbort: (() => void) | undefined = undefined;
+	lease: Lease | undefined = undefined;
+
+	constructor(
+		id: number,
+		kind: OperationKind,
+		ordered: boolean,
+		nodes: Node[],
+		now: number,
+		task: Task<unknown>,
+		signal: AbortSignal | undefined,
+		request: RequestSummary | undefined,
+	) {
+		super(id, kind, ordered, nodes, now);
+		this.task = task;
+		this.signal = signal;
+		this.request = request;
+	}
+}
+
+/** A run of plain writes on one key; see SEGMENTS above. Runs (state RUNNING) from creation to drain. */
+class Segment extends Operation {
+	readonly node: Node;
+	/** Tasks not yet started, from `head` on, and when each was submitted. */
+	tasks: Array<Task<unknown> | undefined> = [];
+	times: number[] = [];
+	head = 0;
+	/** Whether plain writes may still join; closed once anything else depends on the segment. */
+	open = true;
+	/** A task is running. */
+	busy = false;
+	aborted = false;
+	/** The caller promise of the last task, which the next one chains on. */
+	last: Promise<unknown>;
+	readonly pump: () => unknown;
+	readonly fulfilled: (value: unknown) => unknown;
+	readonly rejected: (reason: unknown) => unknown;
+
+	constructor(engine: Engine, id: number, node: Node, now: number) {
+		super(id, 'write', true, node.self, now);
+		this.node = node;
+		this.state = RUNNING;
+		this.startedAt = now;
+		this.last = Promise.resolve();
+		this.pump = () => engine._pump(this);
+		this.fulfilled = value => {
+			engine._segmentTaskDone(this);
+			return value;
+		};
+
+		this.rejected = reason => {
+			engine._segmentTaskDone(this);
+			throw reason;
+		};
+	}
+}
+
+function isSegment(operation: Operation): operation is Segment {
+	return operation instanceof Segment;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+	return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
+export class Engine {
+	#nodes = new Map<string, Node>();
+	readonly #options: EngineOptions;
+	readonly #parallelReads: boolean;
+	#nextId = 1;
+	#grants = 0;
+	/** Unfinished operations and segments, oldest first, for stats and close. */
+	#head: Operation | undefined = undefined;
+	#last: Operation | undefined = undefined;
+	#live = 0;
+	#ready: Operation[] = [];
+	#readyHead = 0;
+	#draining = false;
+	#idleWaiters: Array<() => void> = [];
+	#closed = false;
+	/** Milliseconds are kept relative to this so they stay small integers. */
+	readonly #epoch = clock.now();
+
+	constructor(options: EngineOptions) {
+		this.#options = options;
+		this.#parallelReads = options.reads === 'parallel';
+	}
+
+	get closed(): boolean {
+		return this.#closed;
+	}
+
+	#now(): number {
+		return clock.now() - this.#epoch;
+	}
+
+	/**
+	Runs `task` holding `keys` (all or none). `keys` may be empty: the task then holds no lane. Rejects
+	without running the task when the lane is full, the wait times out, the signal aborts or the
+	instance is closed.
+	*/
+	run<T>(keys: unknown, kind: OperationKind, task: Task<T>, options?: OperationOptions, request?: RequestSummary): Promise<T> {
+		if (this.#closed) {
+			return Promise.reject(new ClosedError());
+		}
+
+		if (typeof task !== 'function') {
+			return Promise.reject(invalid('fn', 'a function', task));
+		}
+
+		const signal = options?.signal;
+		if (signal?.aborted) {
+			return Promise.reject(signal.reason);
+		}
+
+		const {emitter, queueTimeout, backend, maxQueuePerKey} = this.#options;
+		let nodes: Node[];
+		try {
+			if (typeof keys === 'string') {
+				const node = this.#node(canonicalKey(keys));
+				if (
+					kind === 'write' &&
+					signal === undefined &&
+					queueTimeout === false &&
+					request === undefined &&
+					!emitter.active &&
+					backend.inProcess === true &&
+					node.queued < maxQueuePerKey
+				) {
+					const segment = this.#segmentFor(node);
+					if (segment) {
+						return this.#append(segment, task) as Promise<T>;
+					}
+				}
+
+				nodes = node.self;
+			} else {
+				nodes = this.#nodesFor(keys);
+			}
+		} catch (error) {
+			return Promise.reject(error);
+		}
+
+		const ordered = kind === 'write' || !this.#parallelReads;
+		if (ordered && maxQueuePerKey !== Number.POSITIVE_INFINITY) {
+			for (const node of nodes) {
+				if (node.queued >= maxQueuePerKey) {
+					this.#prune(nodes);
+					return Promise.reject(new QueueFullError(node.key, maxQueuePerKey));
+				}
+			}
+		}
+
+		const operation = new Single(this.#nextId++, kind, ordered, nodes, this.#now(), task, signal, request);
+		const promise = new Promise<T>((resolve, reject) => {
+			operation.resolve = resolve as (value: unknown) => void;
+			operation.reject = reject;
+		});
+		this.#link(operation);
+		if (ordered) {
+			this.#collectDependencies(operation);
+		}
+
+		for (const node of nodes) {
+			node.queued++;
+		}
+
+		if (emitter.active) {
+			emitter.emit({...this.#describe(operation), type: 'enqueue', queued: nodes[0]?.queued ?? 0});
+		}
+
+		if (operation.pending === 0) {
+			this.#ready.push(operation);
+			this.#drain();
+		} else {
+			this.#watch(operation);
+		}
+
+		return promise;
+	}
+
+	/** Resolves when every operation (or every operation on `key` and below it) has finished. */
+	onIdle(key?: string): Promise<void> {
+		if (key === undefined) {
+			return this.#live === 0
+				? Promise.resolve()
+				: new Promise(resolve => {
+						this.#idleWaiters.push(resolve);
+					});
+		}
+
+		const node = this.#nodes.get(canonicalKey(key));
+		if (node === undefined) {
+			return Promise.resolve();
+		}
+
+		return new Promise(resolve => {
+			(node.idleWaiters ??= []).push(resolve);
+		});
+	}
+
+	stats(): Stats {
+		const now = this.#now();
+		const lanes = new Map<string, {key: string; queued: number; running: number; waitMs: number; heldMs: number}>();
+		let active = 0;
+		let queued = 0;
+		const laneOf = (node: Node) => {
+			let lane = lanes.get(node.key);
+			if (lane === undefined) {
+				lane = {key: node.key, queued: node.queued, running: node.running, waitMs: 0, heldMs: 0};
+				lanes.set(node.key, lane);
+			}
+
+			return lane;
+		};
+
+		// Oldest first, so the first time seen per lane is the longest.
+		for (let operation = this.#head; operation; operation = operation.next) {
+			if (isSegment(operation)) {
+				const waiting = operation.tasks.length - operation.head;
+				queued += waiting;
+				const lane = laneOf(operation.node);
+				if (operation.busy) {
+					active++;
+					lane.heldMs ||= now - operation.startedAt;
+				}
+
+				if (waiting > 0) {
+					lane.waitMs ||= now - operation.times[operation.head]!;
+				}
+
+				continue;
+			}
+
+			const isQueued = operation.state === QUEUED;
+			if (isQueued) {
+				queued++;
+			} else {
+				active++;
+			}
+
+			for (const node of operation.nodes) {
+				const lane = laneOf(node);
+				if (isQueued) {
+					lane.waitMs ||= now - operation.enqueuedAt;
+				} else {
+					lane.heldMs ||= now - operation.startedAt;
+				}
+			}
+		}
+
+		const rows = [...lanes.values()].filter(lane => lane.queued > 0 || lane.running > 0);
+		return {active, queued, waitingForSlot: this.#options.limiter.waiting, lanes: rows};
+	}
+
+	/**
+	Stops accepting operations. With `abort`, queued operations never start: they reject with
+	`ClosedError` (plain writes as soon as the one before them in their lane has ended). Resolves when drained.
+	*/
+	close(abort: boolean): Promise<void> {
+		this.#closed = true;
+		if (abort) {
+			for (let operation = this.#head, next: Operation | undefined; operation; operation = next) {
+				next = operation.next;
+				if (isSegment(operation)) {
+					operation.aborted = true;
+				} else if (operation.state === QUEUED) {
+					this.#cancel(operation as Single, new ClosedError('The lanes instance was closed before this operation got its lane', {key: operation.keys}));
+				}
+			}
+		}
+
+		return this.onIdle();
+	}
+
+	// --- Segments -----------------------------------------------------------------------------
+
+	/** The open segment of `node`, a new one when the node's tree is quiet, or `undefined`. */
+	#segmentFor(node: Node): Segment | undefined {
+		const {tail} = node;
+		if (tail !== undefined) {
+			return isSegment(tail) && tail.open ? tail : undefined;
+		}
+
+		if (node.children !== undefined && node.children.size > 0) {
+			return undefined;
+		}
+
+		for (let ancestor: Node | undefined = node; ancestor; ancestor = ancestor.parent) {
+			if (ancestor.tail !== undefined || (ancestor.readers !== undefined && ancestor.readers.size > 0)) {
+				return undefined;
+			}
+		}
+
+		const segment = new Segment(this, this.#nextId++, node, this.#now());
+		node.tail = segment;
+		this.#link(segment);
+		return segment;
+	}
+
+	#append(segment: Segment, task: Task<unknown>): Promise<unknown> {
+		segment.tasks.push(task);
+		segment.times.push(this.#now());
+		segment.node.queued++;
+		const promise = segment.last.then(segment.pump, segment.pump);
+		segment.last = promise;
+		return promise;
+	}
+
+	/** Starts the segment's next task; called once per task, in order, by the promise chain. */
+	_pump(segment: Segment): unknown {
+		const index = segment.head++;
+		const task = segment.tasks[index]!;
+		segment.tasks[index] = undefined;
+		if (segment.head >= compactAfter && segment.head * 2 >= segment.tasks.length) {
+			segment.tasks = segment.tasks.slice(segment.head);
+			segment.times = segment.times.slice(segment.head);
+			segment.head = 0;
+		}
+
+		const {node} = segment;
+		node.queued--;
+		node.running++;
+		segment.busy = true;
+		segment.startedAt = this.#now();
+		if (segment.aborted) {
+			this._segmentTaskDone(segment);
+			return Promise.reject(new ClosedError('The lanes instance was closed before this operation got its lane', {key: node.key}));
+		}
+
+		let result: unknown;
+		try {
+			// Plain writes get their id when they start: no event can have named them before.
+			result = task(new Context(this.#nextId++, node.keys, 'write', undefined, ++this.#grants));
+		} catch (error) {
+			this._segmentTaskDone(segment);
+			throw error;
+		}
+
+		if (isThenable(result)) {
+			return result.then(segment.fulfilled, segment.rejected);
+		}
+
+		this._segmentTaskDone(segment);
+		return result;
+	}
+
+	_segmentTaskDone(segment: Segment): void {
+		segment.busy = false;
+		segment.node.running--;
+		if (segment.head === segment.tasks.length) {
+			// Drained: the segment leaves the graph; a later plain write opens a new one.
+			this.#unlink(segment);
+			this.#finish(segment);
+			this.#notifyIdle(segment.nodes);
+			this.#drain();
+		}
+	}
+
+	// --- The graph ----------------------------------------------------------------------------
+
+	#nodesFor(keys: unknown): Node[] {
+		const list = canonicalKeys(keys);
+		if (list.length === 1) {
+			return this.#node(list[0]!).self;
+		}
+
+		const nodes = new Array<Node>(list.length);
+		for (let index = 0; index < list.length; index++) {
+			nodes[index] = this.#node(list[index]!);
+		}
+
+		return nodes;
+	}
+
+	#node(key: string): Node {
+		let node = this.#nodes.get(key);
+		if (node === undefined) {
+			const slash = key.lastIndexOf('/');
+			const parent = slash === -1 ? undefined : this.#node(key.slice(0, slash));
+			node = new Node(key, parent);
+			this.#nodes.set(key, node);
+			if (parent) {
+				(parent.children ??= new Map()).set(key, node);
+			}
+		}
+
+		return node;
+	}
+
+	#collectDependencies(operation: Operation): void {
+		const isWrite = operation.kind === 'write';
+		for (const node of operation.nodes) {
+			const previous = node.tail;
+			for (let ancestor: Node | undefined = node; ancestor; ancestor = ancestor.parent) {
+				if (ancestor.tail) {
+					this.#dependOn(operation, ancestor.tail);
+				}
+
+				if (isWrite && ancestor.readers) {
+					for (const reader of ancestor.readers) {
+						this.#dependOn(operation, reader);
+					}
+				}
+			}
+
+			if (node.children) {
+				this.#dependOnSubtree(operation, node, isWrite, previous?.id ?? 0);
+			}
+		}
+
+		for (const node of operation.nodes) {
+			if (isWrite) {
+				node.tail = operation;
+				// Later operations reach these readers through this write.
+				node.readers?.clear();
+			} else {
+				(node.readers ??= new Set()).add(operation);
+			}
+		}
+	}
+
+	/** Waits for the unfinished writes (and, for a write, shared reads) below `node`; those older than `coveredBelow` are reached through the node's previous tail already. */
+	#dependOnSubtree(operation: Operation, node: Node, isWrite: boolean, coveredBelow: number): void {
+		for (const child of node.children!.values()) {
+			if (child.tail && child.tail.id > coveredBelow) {
+				this.#dependOn(operation, child.tail);
+			}
+
+			if (isWrite && child.readers) {
+				for (const reader of child.readers) {
+					if (reader.id > coveredBelow) {
+						this.#dependOn(operation, reader);
+					}
+				}
+			}
+
+			if (child.children) {
+				this.#dependOnSubtree(operation, child, isWrite, coveredBelow);
+			}
+		}
+	}
+
+	#dependOn(operation: Operation, blocker: Operation): void {
+		if (blocker.lastDependent === operation || blocker === operation) {
+			return;
+		}
+
+		if (isSegment(blocker)) {
+			// Whatever comes after this operation must come after it, not join the segment.
+			blocker.open = false;
+		}
+
+		blocker.lastDependent = operation;
+		if (blocker.dependent === undefined) {
+			blocker.dependent = operation;
+		} else {
+			(blocker.dependents ??= []).push(operation);
+		}
+
+		operation.pending++;
+	}
+
+	/** Timeout and abort while queued. */
+	#watch(operation: Single): void {
+		const {queueTimeout} = this.#options;
+		if (queueTimeout !== false) {
+			operation.timer = clock.setTimeout(() => {
+				operation.timer = undefined;
+				const {keys} = operation;
+				this.#cancel(operation, new LaneTimeoutError(keys.length === 1 ? keys[0]! : keys, queueTimeout));
+			}, queueTimeout);
+		}
+
+		const {signal} = operation;
+		if (signal) {
+			operation.onAbort = () => {
+				operation.onAbort = undefined;
+				this.#cancel(operation, signal.reason);
+			};
+
+			signal.addEventListener('abort', operation.onAbort, {once: true});
+		}
+	}
+
+	#unwatch(operation: Single): void {
+		if (operation.timer !== undefined) {
+			clock.clearTimeout(operation.timer);
+			operation.timer = undefined;
+		}
+
+		if (operation.onAbort) {
+			operation.signal!.removeEventListener('abort', operation.onAbort);
+			operation.onAbort = undefined;
+		}
+	}
+
+	/** A queued operation leaves its lane now; it stays in the graph as a tombstone until its dependencies finish. */
+	#cancel(operation: Single, reason: unknown): void {
+		if (operation.state !== QUEUED) {
+			return;
+		}
+
+		this.#unwatch(operation);
+		operation.state = CANCELLED;
+		for (const node of operation.nodes) {
+			node.queued--;
+		}
+
+		this.#unlink(operation);
+		const {emitter} = this.#options;
+		if (emitter.active) {
+			emitter.emit({...this.#describe(operation), type: 'error', phase: 'queued', error: reason});
+		}
+
+		operation.reject(reason);
+		if (operation.pending === 0) {
+			this.#ready.push(operation);
+			this.#drain();
+		}
+
+		this.#notifyIdle(operation.nodes);
+	}
+
+	/** Starts ready operations iteratively: a long run of tombstones or synchronous tasks must not grow the stack. */
+	#drain(): void {
+		if (this.#draining) {
+			return;
+		}
+
+		this.#draining = true;
+		try {
+			const ready = this.#ready;
+			while (this.#readyHead < ready.length) {
+				const operation = ready[this.#readyHead]!;
+				ready[this.#readyHead++] = undefined as unknown as Operation;
+				if (operation.state === CANCELLED) {
+					this.#finish(operation);
+				} else {
+					this.#start(operation as Single);
+				}
+			}
+		} finally {
+			this.#ready.length = 0;
+			this.#readyHead = 0;
+			this.#draining = false;
+		}
+	}
+
+	#start(operation: Single): void {
+		this.#unwatch(operation);
+		operation.state = RUNNING;
+		operation.startedAt = this.#now();
+		for (const node of operation.nodes) {
+			node.queued--;
+			node.running++;
+		}
+
+		const {emitter, backend} = this.#options;
+		if (emitter.active) {
+			emitter.emit({...this.#describe(operation), type: 'start', waitMs: operation.startedAt - operation.enqueuedAt});
+		}
+
+		if (backend.inProcess || operation.nodes.length === 0) {
+			this.#invoke(operation, undefined);
+			return;
+		}
+
+		let pending: Promise<Lease>;
+		try {
+			pending = backend.acquire!(operation.keys, {kind: operation.kind, signal: operation.signal});
+		} catch (error) {
+			pending = Promise.reject(error);
+		}
+
+		pending.then(
+			lease => {
+				operation.lease = lease;
+				this.#invoke(operation, lease);
+			},
+			(error: unknown) => {
+				const failure = operation.signal?.aborted
+					? operation.signal.reason
+					: new BackendError(`Backend \`${backend.name}\` could not grant lane ${operation.keys.join(', ')}`, {key: operation.keys, cause: error});
+				this.#settle(operation, failure, true);
+			},
+		);
+	}
+
+	#invoke(operation: Single, lease: Lease | undefined): void {
+		let result: unknown;
+		try {
+			result = operation.task(new Context(operation.id, operation.keys, operation.kind, operation.signal, lease?.fencingToken ?? ++this.#grants));
+		} catch (error) {
+			this.#settle(operation, error, true);
+			return;
+		}
+
+		if (isThenable(result)) {
+			result.then(
+				value => {
+					this.#settle(operation, value, false);
+				},
+				(error: unknown) => {
+					this.#settle(operation, error, true);
+				},
+			);
+		} else {
+			this.#settle(operation, result, false);
+		}
+	}
+
+	#settle(operation: Single, outcome: unknown, failed: boolean): void {
+		const {lease} = operation;
+		if (lease) {
+			operation.lease = undefined;
+			let released: Promise<void> | void;
+			try {
+				released = lease.release();
+			} catch (error) {
+				released = Promise.reject(error);
+			}
+
+			// A failed release is the backend's to report (its lease expires); the operation's outcome stands.
+			Promise.resolve(released).catch(() => undefined);
+		}
+
+		for (const node of operation.nodes) {
+			node.running--;
+		}
+
+		this.#unlink(operation);
+		const {emitter} = this.#options;
+		if (emitter.active) {
+			emitter.emit(
+				failed
+					? {...this.#describe(operation), type: 'error', phase: 'running', error: outcome}
+					: {...this.#describe(operation), type: 'done', heldMs: this.#now() - operation.startedAt},
+			);
+		}
+
+		if (failed) {
+			operation.reject(outcome);
+		} else {
+			operation.resolve(outcome);
+		}
+
+		this.#finish(operation);
+		this.#notifyIdle(operation.nodes);
+		this.#drain();
+	}
+
+	/** Leaves the graph: frees the nodes it was the tail or a reader of and releases its dependents. */
+	#finish(operation: Operation): void {
+		operation.state = DONE;
+		for (const node of operation.nodes) {
+			if (node.tail === operation) {
+				node.tail = undefined;
+			} else if (operation.kind === 'read') {
+				node.readers?.delete(operation);
+			}
+		}
+
+		this.#release(operation.dependent);
+		if (operation.dependents) {
+			for (const dependent of operation.dependents) {
+				this.#release(dependent);
+			}
+		}
+
+		operation.dependent = undefined;
+		operation.dependents = undefined;
+		operation.lastDependent = undefined;
+		this.#prune(operation.nodes);
+	}
+
+	#release(dependent: Operation | undefined): void {
+		if (dependent !== undefined && --dependent.pending === 0) {
+			this.#ready.push(dependent);
+		}
+	}
+
+	/** Deletes nodes (and then their ancestors) that nothing refers to any more. */
+	#prune(nodes: readonly Node[]): void {
+		for (let node of nodes) {
+			for (;;) {
+				if (
+					node.queued !== 0 ||
+					node.running !== 0 ||
+					node.tail !== undefined ||
+					(node.readers !== undefined && node.readers.size > 0) ||
+					(node.children !== undefined && node.children.size > 0)
+				) {
+					break;
+				}
+
+				this.#nodes.delete(node.key);
+				if (node.idleWaiters) {
+					for (const resolve of node.idleWaiters) {
+						resolve();
+					}
+
+					node.idleWaiters = undefined;
+				}
+
+				const {parent} = node;
+				if (parent === undefined) {
+					break;
+				}
+
+				parent.children!.delete(node.key);
+				node = parent;
+			}
+		}
+
+		// A Map may keep its peak capacity after deletes; replace it once empty so a burst of a million keys leaves nothing behind.
+		if (this.#nodes.size === 0) {
+			this.#nodes = new Map();
+		}
+	}
+
+	#notifyIdle(nodes: readonly Node[]): void {
+		const {emitter} = this.#options;
+		if (emitter.active) {
+			for (const node of nodes) {
+				if (node.queued === 0 && node.running === 0) {
+					emitter.emit({type: 'idle', key: node.key});
+				}
+			}
+		}
+
+		if (this.#live === 0) {
+			if (emitter.active) {
+				emitter.emit({type: 'idle', key: undefined});
+			}
+
+			const waiters = this.#idleWaiters;
+			if (waiters.length > 0) {
+				this.#idleWaiters = [];
+				for (const resolve of waiters) {
+					resolve();
+				}
+			}
+		}
+	}
+
+	#link(operation: Operation): void {
+		this.#live++;
+		if (this.#last) {
+			this.#last.next = operation;
+			operation.prev = this.#last;
+		} else {
+			this.#head = operation;
+		}
+
+		this.#last = operation;
+	}
+
+	#unlink(operation: Operation): void {
+		this.#live--;
+		const {prev, next} = operation;
+		if (prev) {
+			prev.next = next;
+		} else {
+			this.#head = next;
+		}
+
+		if (next) {
+			next.prev = prev;
+		} else {
+			this.#last = prev;
+		}
+
+		operation.prev = undefined;
+		operation.next = undefined;
+	}
+
+	#describe(operation: Single): {id: number; keys: readonly string[]; kind: OperationKind; request: RequestSummary | undefined} {
+		return {id: operation.id, keys: operation.keys, kind: operation.kind, request: operation.request};
+	}
+}

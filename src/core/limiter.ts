@@ -1,0 +1,79 @@
+import PQueue from 'p-queue';
+import {clock, type TimerHandle} from './clock.js';
+
+export type RateLimit = {
+	/** Requests started per `interval` at most (a sliding window). */
+	readonly limit: number;
+	/** Window length in milliseconds. */
+	readonly interval: number;
+};
+
+/**
+The global limiter: requests in flight (`concurrency`) and requests started per window (`rateLimit`),
+shared by every lane. Operations take a slot only once their lane is held, and give it back between
+retries, so a write waiting for its lane or sleeping before a retry never occupies one.
+*/
+export class Limiter {
+	#queue: PQueue | undefined;
+	#resumeAt = 0;
+	#resumeTimer: TimerHandle | undefined;
+
+	constructor(concurrency: number, rateLimit: RateLimit | undefined) {
+		if (concurrency !== Number.POSITIVE_INFINITY || rateLimit) {
+			this.#queue = new PQueue({
+				concurrency,
+				...(rateLimit && {intervalCap: rateLimit.limit, interval: rateLimit.interval, strict: true}),
+			});
+		}
+	}
+
+	/** Runs `task` in a slot. `priority` > 0 for retries, which already hold a lane and should not queue behind newcomers. */
+	run<T>(task: () => Promise<T>, signal: AbortSignal | undefined, priority = 0): Promise<T> {
+		const queue = this.#queue;
+		if (queue === undefined) {
+			return task();
+		}
+
+		return queue.add(task, {signal, priority});
+	}
+
+	/** Stops starting requests for `ms` (a 429 with Retry-After: rate limits belong to the token, not the resource). */
+	pauseFor(ms: number): void {
+		const until = clock.now() + ms;
+		if (until <= this.#resumeAt) {
+			return;
+		}
+
+		// Unlimited instances run without a queue until the first pause needs one.
+		this.#queue ??= new PQueue();
+		this.#queue.pause();
+		this.#resumeAt = until;
+		clock.clearTimeout(this.#resumeTimer);
+		this.#resumeTimer = clock.setTimeout(() => {
+			this.#resumeTimer = undefined;
+			this.#resumeAt = 0;
+			this.#queue?.start();
+		}, ms);
+	}
+
+	/** Whether requests go through a queue at all (false: unlimited and never paused, the fast path). */
+	get limited(): boolean {
+		return this.#queue !== undefined;
+	}
+
+	get paused(): boolean {
+		return this.#resumeTimer !== undefined;
+	}
+
+	/** Requests waiting for a slot. */
+	get waiting(): number {
+		return this.#queue?.size ?? 0;
+	}
+
+	/** Cancels the resume timer and drops waiting tasks' slots (on close). */
+	dispose(): void {
+		clock.clearTimeout(this.#resumeTimer);
+		this.#resumeTimer = undefined;
+		this.#queue?.start();
+	}
+}

@@ -1,0 +1,146 @@
+import type {KeysOption} from '../keys/types.js';
+import type {LockBackend} from './backend.js';
+import {invalid} from './describe.js';
+import type {RateLimit} from './limiter.js';
+import {normalizeRetry, type RetryOptions, type RetryPolicy} from './retry.js';
+
+/** Options of `createLanes()`. All optional; the defaults suit an automation script against one API. */
+export type LanesOptions = {
+	/**
+	How a request maps to lane keys: a rule function `(request) => key | key[] | undefined`, a list of
+	URL patterns (`['/objects/:id/**']`), or a preset (`capacities()`).
+	@default host + normalized path of the URL (query ignored), tree-aware
+	*/
+	readonly keys?: KeysOption | undefined;
+	/**
+	`'parallel'`: reads never wait and never block writes (what last-write-wins APIs call safe).
+	`'shared'`: reader-writer lanes: a read waits for the writes queued before it on its key (and
+	blocks the writes queued after it), so a script reads its own writes.
+	@default 'parallel'
+	*/
+	readonly reads?: 'parallel' | 'shared' | undefined;
+	/**
+	Requests in flight at once across all lanes. Taken only once an operation holds its lane.
+	@default Infinity
+	*/
+	readonly concurrency?: number | undefined;
+	/**
+	Requests started per window across all lanes (sliding window), e.g. `{limit: 5, interval: 1000}`.
+	@default false
+	*/
+	readonly rateLimit?: RateLimit | false | undefined;
+	/**
+	Retry policy of `fetch`/`wrapFetch`/`update` requests, applied inside the lane: a retry always
+	happens before the next write of its lane. A number is the retry limit; `false` turns retries off.
+	@default {limit: 2} (429, 502, 503, 504 and network errors; see `RetryOptions`)
+	*/
+	readonly retry?: RetryOptions | number | false | undefined;
+	/**
+	Operations that may wait on one key; one more rejects with `QueueFullError` and nothing is queued.
+	@default false (unbounded)
+	*/
+	readonly maxQueuePerKey?: number | false | undefined;
+	/**
+	Milliseconds an operation may wait for its lane (not counting the time it runs); then it leaves the
+	queue and rejects with `LaneTimeoutError`.
+	@default false
+	*/
+	readonly queueTimeout?: number | false | undefined;
+	/**
+	Where locks live: `memoryBackend()` (this process) or `redisBackend()` (many processes).
+	@default memoryBackend()
+	*/
+	readonly backend?: LockBackend | undefined;
+	/**
+	The fetch that `lanes.fetch` and `update()` use.
+	@default globalThis.fetch (looked up at each call)
+	*/
+	readonly fetch?: typeof globalThis.fetch | undefined;
+};
+
+export type NormalizedOptions = {
+	readonly keys: KeysOption | undefined;
+	readonly reads: 'parallel' | 'shared';
+	readonly concurrency: number;
+	readonly rateLimit: RateLimit | undefined;
+	readonly retry: RetryPolicy;
+	readonly maxQueuePerKey: number;
+	readonly queueTimeout: number | false;
+	readonly backend: LockBackend | undefined;
+	readonly fetch: typeof globalThis.fetch | undefined;
+};
+
+const known = new Set(['keys', 'reads', 'concurrency', 'rateLimit', 'retry', 'maxQueuePerKey', 'queueTimeout', 'backend', 'fetch']);
+
+/** The one place defaults live. The caller's object is read, never changed. */
+export function normalizeOptions(options: LanesOptions | undefined): NormalizedOptions {
+	if (options === undefined) {
+		options = {};
+	} else if (typeof options !== 'object' || options === null) {
+		throw invalid('options', 'an object', options);
+	}
+
+	for (const name of Object.keys(options)) {
+		if (!known.has(name)) {
+			throw new TypeError(`Unknown option \`${name}\`; known options: ${[...known].join(', ')}`);
+		}
+	}
+
+	const {reads = 'parallel', concurrency = Number.POSITIVE_INFINITY, rateLimit = false, maxQueuePerKey = false, queueTimeout = false} = options;
+	if (reads !== 'parallel' && reads !== 'shared') {
+		throw invalid('reads', "`'parallel'` or `'shared'`", reads);
+	}
+
+	if (!(concurrency === Number.POSITIVE_INFINITY || (Number.isInteger(concurrency) && concurrency >= 1))) {
+		throw invalid('concurrency', 'an integer >= 1 or Infinity', concurrency);
+	}
+
+	if (rateLimit !== false) {
+		if (typeof rateLimit !== 'object' || rateLimit === null) {
+			throw invalid('rateLimit', 'an object `{limit, interval}` or `false`', rateLimit);
+		}
+
+		if (!Number.isInteger(rateLimit.limit) || rateLimit.limit < 1) {
+			throw invalid('rateLimit.limit', 'an integer >= 1', rateLimit.limit);
+		}
+
+		if (typeof rateLimit.interval !== 'number' || !Number.isFinite(rateLimit.interval) || rateLimit.interval <= 0) {
+			throw invalid('rateLimit.interval', 'a finite number of milliseconds > 0', rateLimit.interval);
+		}
+	}
+
+	if (maxQueuePerKey !== false && !(Number.isInteger(maxQueuePerKey) && maxQueuePerKey >= 1)) {
+		throw invalid('maxQueuePerKey', 'an integer >= 1 or `false`', maxQueuePerKey);
+	}
+
+	if (queueTimeout !== false && !(typeof queueTimeout === 'number' && Number.isFinite(queueTimeout) && queueTimeout >= 0)) {
+		throw invalid('queueTimeout', 'a finite number of milliseconds >= 0 or `false`', queueTimeout);
+	}
+
+	const {backend, fetch} = options;
+	if (backend !== undefined) {
+		if (typeof backend !== 'object' || backend === null || typeof backend.name !== 'string') {
+			throw invalid('backend', 'a lock backend such as `memoryBackend()`', backend);
+		}
+
+		if (!backend.inProcess && typeof backend.acquire !== 'function') {
+			throw invalid('backend.acquire', 'a function', backend.acquire);
+		}
+	}
+
+	if (fetch !== undefined && typeof fetch !== 'function') {
+		throw invalid('fetch', 'a fetch function', fetch);
+	}
+
+	return {
+		keys: options.keys,
+		reads,
+		concurrency,
+		rateLimit: rateLimit === false ? undefined : {limit: rateLimit.limit, interval: rateLimit.interval},
+		retry: normalizeRetry(options.retry),
+		maxQueuePerKey: maxQueuePerKey === false ? Number.POSITIVE_INFINITY : maxQueuePerKey,
+		queueTimeout,
+		backend,
+		fetch,
+	};
+}

@@ -1,0 +1,174 @@
+import {invalid} from './describe.js';
+
+/** How writelane retries an HTTP request. Every attempt runs inside the lane the first one took. */
+export type RetryOptions = {
+	/**
+	Retries after the first attempt.
+	@default 2
+	*/
+	readonly limit?: number;
+	/**
+	Methods whose 5xx answers and network errors are retried. POST and PATCH are not idempotent
+	(RFC 9110 §9.2.2): add them only when the request carries an idempotency key or the server
+	dedupes. A 429 is retried for every method, because the server refused it before processing.
+	@default ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']
+	*/
+	readonly methods?: readonly string[];
+	/**
+	Status codes retried (for `methods`; 429 for every method).
+	@default [429, 502, 503, 504]
+	*/
+	readonly statusCodes?: readonly number[];
+	/**
+	Retry network errors (the request may not have reached the server) for `methods`.
+	@default true
+	*/
+	readonly networkErrors?: boolean;
+	/**
+	Delay before retry `attempt` (1-based) when the server sent no `Retry-After`: exponential
+	(`base * 2 ** (attempt - 1)`, at most `max`) with full jitter, or your function.
+	@default {base: 300, max: 10_000}
+	*/
+	readonly backoff?: {readonly base?: number; readonly max?: number} | ((attempt: number) => number);
+	/**
+	The longest `Retry-After` writelane waits for; a longer one ends the retries and hands you the response.
+	@default 60_000
+	*/
+	readonly maxRetryAfter?: number | false;
+};
+
+export type RetryPolicy = {
+	readonly limit: number;
+	readonly methods: ReadonlySet<string>;
+	readonly statusCodes: ReadonlySet<number>;
+	readonly networkErrors: boolean;
+	readonly backoff: (attempt: number) => number;
+	readonly maxRetryAfter: number;
+};
+
+const idempotent = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'];
+
+export function normalizeRetry(value: RetryOptions | number | false | undefined): RetryPolicy {
+	const options: RetryOptions = value === undefined ? {} : value === false ? {limit: 0} : typeof value === 'number' ? {limit: value} : value;
+	if (typeof options !== 'object' || options === null) {
+		throw invalid('retry', 'an object, a number or `false`', value);
+	}
+
+	const limit = options.limit ?? 2;
+	if (!Number.isInteger(limit) || limit < 0) {
+		throw invalid('retry.limit', 'an integer >= 0', limit);
+	}
+
+	const methods = options.methods ?? idempotent;
+	if (!Array.isArray(methods) || methods.some(method => typeof method !== 'string' || method === '')) {
+		throw invalid('retry.methods', 'an array of method names', methods);
+	}
+
+	const statusCodes = options.statusCodes ?? [429, 502, 503, 504];
+	if (!Array.isArray(statusCodes) || statusCodes.some(code => !Number.isInteger(code) || code < 100 || code > 599)) {
+		throw invalid('retry.statusCodes', 'an array of HTTP status codes', statusCodes);
+	}
+
+	const networkErrors = options.networkErrors ?? true;
+	if (typeof networkErrors !== 'boolean') {
+		throw invalid('retry.networkErrors', 'a boolean', networkErrors);
+	}
+
+	const maxRetryAfter = options.maxRetryAfter ?? 60_000;
+	if (maxRetryAfter !== false && (typeof maxRetryAfter !== 'number' || !(maxRetryAfter >= 0))) {
+		throw invalid('retry.maxRetryAfter', 'a number >= 0 or `false`', maxRetryAfter);
+	}
+
+	return {
+		limit,
+		methods: new Set(methods.map(method => method.toUpperCase())),
+		statusCodes: new Set(statusCodes),
+		networkErrors,
+		backoff: normalizeBackoff(options.backoff),
+		maxRetryAfter: maxRetryAfter === false ? Number.POSITIVE_INFINITY : maxRetryAfter,
+	};
+}
+
+function normalizeBackoff(backoff: RetryOptions['backoff']): (attempt: number) => number {
+	if (typeof backoff === 'function') {
+		return attempt => {
+			const ms = backoff(attempt);
+			if (typeof ms !== 'number' || !(ms >= 0)) {
+				throw invalid('retry.backoff()', 'to return a number >= 0', ms);
+			}
+
+			return ms;
+		};
+	}
+
+	const {base = 300, max = 10_000} = backoff ?? {};
+	if (typeof base !== 'number' || !(base >= 0)) {
+		throw invalid('retry.backoff.base', 'a number >= 0', base);
+	}
+
+	if (typeof max !== 'number' || !(max >= 0)) {
+		throw invalid('retry.backoff.max', 'a number >= 0', max);
+	}
+
+	// Full jitter: spreads retries of many lanes that failed together.
+	return attempt => Math.round(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
+}
+
+/**
+`Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+`undefined` when absent or unparsable; a date in the past is 0.
+*/
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+	if (value === null) {
+		return undefined;
+	}
+
+	const trimmed = value.trim();
+	if (/^\d+$/.test(trimmed)) {
+		return Number(trimmed) * 1000;
+	}
+
+	const date = Date.parse(trimmed);
+	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export type RetryDecision = {readonly retry: false} | {readonly retry: true; readonly delayMs: number; readonly pause: boolean};
+
+const stop: RetryDecision = {retry: false};
+
+/** Whether attempt `attempt` (1-based) of `method`, which ended with `response` or `error`, is retried, and when. */
+export function decideRetry(
+	policy: RetryPolicy,
+	method: string,
+	attempt: number,
+	outcome: {readonly response?: Response | undefined; readonly error?: unknown; readonly aborted: boolean},
+	now: number,
+): RetryDecision {
+	if (attempt > policy.limit || outcome.aborted) {
+		return stop;
+	}
+
+	const {response} = outcome;
+	if (response === undefined) {
+		return policy.networkErrors && policy.methods.has(method) && !isAbortError(outcome.error)
+			? {retry: true, delayMs: policy.backoff(attempt), pause: false}
+			: stop;
+	}
+
+	const {status} = response;
+	if (!policy.statusCodes.has(status) || (status !== 429 && !policy.methods.has(method))) {
+		return stop;
+	}
+
+	const retryAfter = status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), now) : undefined;
+	if (retryAfter !== undefined && retryAfter > policy.maxRetryAfter) {
+		return stop;
+	}
+
+	return {retry: true, delayMs: retryAfter ?? policy.backoff(attempt), pause: status === 429};
+}
+
+function isAbortError(error: unknown): boolean {
+	const name = (error as {name?: unknown} | undefined)?.name;
+	return name === 'AbortError' || name === 'TimeoutError';
+}

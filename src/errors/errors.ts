@@ -1,0 +1,77 @@
+import {formatKey, WritelaneError, type WritelaneErrorOptions} from './writelane-error.js';
+
+/** The lane already holds `maxQueuePerKey` waiting operations; nothing was queued. */
+export class QueueFullError extends WritelaneError {
+	override name = 'QueueFullError';
+	override readonly code = 'WL_QUEUE_FULL';
+	/** The bound that was reached. */
+	readonly limit: number;
+
+	constructor(key: string, limit: number) {
+		super(`Lane ${formatKey(key)} already has ${limit} queued operations (\`maxQueuePerKey\`)`, {key});
+		this.limit = limit;
+	}
+}
+
+/** The operation waited longer than `queueTimeout` for its lane; it was removed from the queue. */
+export class LaneTimeoutError extends WritelaneError {
+	override name = 'LaneTimeoutError';
+	override readonly code = 'WL_LANE_TIMEOUT';
+	/** Milliseconds waited. */
+	readonly timeout: number;
+
+	constructor(key: string | readonly string[], timeout: number) {
+		super(`Waited ${timeout} ms for lane ${formatKey(key)} without getting it (\`queueTimeout\`)`, {key});
+		this.timeout = timeout;
+	}
+}
+
+/** The lanes instance is closed (or closing) and takes no new operations, or dropped a queued one. */
+export class ClosedError extends WritelaneError {
+	override name = 'ClosedError';
+	override readonly code = 'WL_CLOSED';
+
+	constructor(message = 'The lanes instance is closed', options: WritelaneErrorOptions = {}) {
+		super(message, options);
+	}
+}
+
+/** The lock backend failed (unreachable, lost lease); writes fail closed rather than run unguarded. */
+export class BackendError extends WritelaneError {
+	override name = 'BackendError';
+	override readonly code = 'WL_BACKEND';
+}
+
+/**
+`update()` could not apply its change: the server kept reporting a conflict (412, 409, a version
+mismatch) for every attempt, or the read before the write failed.
+*/
+export class ConflictError extends WritelaneError {
+	override name = 'ConflictError';
+	override readonly code = 'WL_CONFLICT';
+	/** Attempts made. */
+	readonly attempts: number;
+	/** Status of the server's last reply, when there was one. */
+	readonly status: number | undefined;
+
+	constructor(message: string, options: WritelaneErrorOptions & {attempts: number; status?: number | undefined}) {
+		super(message, options);
+		this.attempts = options.attempts;
+		this.status = options.status;
+	}
+}
+
+/** A request made by `update()` answered with a non-2xx status that is not a conflict. */
+export class HttpError extends WritelaneError {
+	override name = 'HttpError';
+	override readonly code = 'WL_HTTP';
+	readonly status: number;
+	/** Method and URL without query string or credentials. */
+	readonly request: string;
+
+	constructor(status: number, request: string, options: WritelaneErrorOptions = {}) {
+		super(`${request} answered ${status}`, options);
+		this.status = status;
+		this.request = request;
+	}
+}

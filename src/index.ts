@@ -1,0 +1,30 @@
+export {createLanes, type CloseOptions, type Lanes} from './lanes.js';
+export {memoryBackend} from './backends/memory.js';
+export type {Lease, LockBackend} from './core/backend.js';
+export type {LaneContext, LaneStats, OperationOptions, Stats} from './core/engine.js';
+export type {LaneEvent, LaneEventHandler, LaneEventType, RequestSummary} from './core/events.js';
+export type {RateLimit} from './core/limiter.js';
+export type {LanesOptions} from './core/options.js';
+export type {RetryOptions} from './core/retry.js';
+export type {KyInstanceLike} from './adapters/ky.js';
+export type {Mutate, UpdateOptions, UpdateResult} from './adapters/update.js';
+export {capacities, type CapacitiesOptions} from './keys/capacities.js';
+export {defaultKey, normalizeUrl} from './keys/normalize.js';
+export type {KeyDecision, KeyPattern, KeyRule, KeysOption, LaneKeys, LaneRequest, OperationKind, Preset} from './keys/types.js';
+export {
+	BackendError,
+	ClosedError,
+	ConflictError,
+	HttpError,
+	isBackendError,
+	isClosedError,
+	isConflictError,
+	isHttpError,
+	isLaneTimeoutError,
+	isQueueFullError,
+	isWritelaneError,
+	LaneTimeoutError,
+	QueueFullError,
+	WritelaneError,
+	type WritelaneErrorOptions,
+} from './errors/index.js';

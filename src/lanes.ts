@@ -1,0 +1,127 @@
+import {createLaneFetch} from './adapters/fetch.js';
+import type {FetchLike, HttpDeps} from './adapters/http.js';
+import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
+import {type Mutate, type UpdateOptions, type UpdateResult, update} from './adapters/update.js';
+import {memoryBackend} from './backends/memory.js';
+import {invalid} from './core/describe.js';
+import {Engine, type LaneContext, type OperationOptions, type Stats} from './core/engine.js';
+import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.js';
+import {Limiter} from './core/limiter.js';
+import {type LanesOptions, normalizeOptions} from './core/options.js';
+import type {LaneKeys} from './keys/types.js';
+import {compileKeys} from './keys/compile.js';
+
+/** Options of `lanes.close()`. */
+export type CloseOptions = {
+	/**
+	`false`: let queued operations run, then resolve. `true`: reject queued operations with
+	`ClosedError` at once; running ones finish.
+	@default false
+	*/
+	readonly abort?: boolean;
+};
+
+/** A lanes instance; see `createLanes()`. */
+export type Lanes = {
+	/** A fetch-compatible function (using the `fetch` option or `globalThis.fetch`) whose requests run in their lanes. */
+	readonly fetch: typeof globalThis.fetch;
+	/** Wraps any fetch-compatible function the same way. */
+	wrapFetch(fetchImpl: typeof globalThis.fetch): typeof globalThis.fetch;
+	/** A ky instance whose every call, with all of ky's own retries, runs inside one hold of its lane. */
+	wrapKy<K extends KyInstanceLike>(ky: K): K;
+	/** Runs `fn` holding the write lane of `keys` (all or none): after the earlier writes, reads (in 'shared' mode) and tree conflicts of those keys. */
+	write<T>(keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T>;
+	/** Runs `fn` as a read of `keys`: at once in 'parallel' mode, after the writes queued before it in 'shared' mode. */
+	read<T>(keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T>;
+	/** GET `url`, apply `mutate`, write the result, all under one write-lane hold. */
+	update<T = unknown>(url: string | URL, mutate: Mutate<T>, options?: UpdateOptions): Promise<UpdateResult<T>>;
+	/** A snapshot of the lanes. */
+	stats(): Stats;
+	/** Subscribes to one event type (or `'*'` for all); returns the unsubscribe function. */
+	on<T extends LaneEventType | '*'>(type: T, handler: LaneEventHandler<T>): () => void;
+	off<T extends LaneEventType | '*'>(type: T, handler: LaneEventHandler<T>): void;
+	/** Resolves when everything, or the lane `key` and the lanes below it, has drained. */
+	onIdle(key?: string): Promise<void>;
+	/** Stops taking operations, drains (or with `{abort: true}` drops the queued ones), then releases the backend. */
+	close(options?: CloseOptions): Promise<void>;
+};
+
+const eventTypes = new Set(['enqueue', 'start', 'retry', 'done', 'error', 'idle', '*']);
+
+/**
+Creates a set of per-resource lanes: mutating requests to one resource run one after another in call
+order, reads run in parallel, global concurrency and rate limits hold, and retries stay inside the lane.
+*/
+export function createLanes(options?: LanesOptions): Lanes {
+	const normalized = normalizeOptions(options);
+	const limiter = new Limiter(normalized.concurrency, normalized.rateLimit);
+	const emitter = new Emitter();
+	const backend = normalized.backend ?? memoryBackend();
+	const engine = new Engine({
+		reads: normalized.reads,
+		maxQueuePerKey: normalized.maxQueuePerKey,
+		queueTimeout: normalized.queueTimeout,
+		limiter,
+		backend,
+		emitter,
+	});
+	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys: compileKeys(normalized.keys)};
+	const configuredFetch = normalized.fetch;
+	const defaultFetch: FetchLike = configuredFetch ? request => configuredFetch(request) : request => globalThis.fetch(request);
+
+	const wrapFetch = (fetchImpl: typeof globalThis.fetch): typeof globalThis.fetch => {
+		if (typeof fetchImpl !== 'function') {
+			throw invalid('fetchImpl', 'a fetch function', fetchImpl);
+		}
+
+		return createLaneFetch(engine, deps, request => fetchImpl(request));
+	};
+
+	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
+		if (!limiter.limited) {
+			return engine.run(keys, kind, fn, options);
+		}
+
+		if (typeof fn !== 'function') {
+			return Promise.reject(invalid('fn', 'a function', fn));
+		}
+
+		// The whole function is one request as far as the global limiter knows.
+		return engine.run(keys, kind, context => limiter.run(async () => fn(context), context.signal), options);
+	};
+
+	let closing: Promise<void> | undefined;
+
+	return {
+		fetch: createLaneFetch(engine, deps, defaultFetch),
+		wrapFetch,
+		wrapKy: ky => createKyWrapper(engine, deps, ky),
+		write: (keys, fn, options) => submit('write', keys, fn, options),
+		read: (keys, fn, options) => submit('read', keys, fn, options),
+		update: (url, mutate, options) => update(engine, deps, defaultFetch, url, mutate, options),
+		stats: () => engine.stats(),
+		on(type, handler) {
+			if (!eventTypes.has(type)) {
+				throw invalid('type', `one of ${[...eventTypes].join(', ')}`, type);
+			}
+
+			if (typeof handler !== 'function') {
+				throw invalid('handler', 'a function', handler);
+			}
+
+			return emitter.on(type, handler as never);
+		},
+		off(type, handler) {
+			emitter.off(type, handler as never);
+		},
+		onIdle: key => engine.onIdle(key),
+		close(options = {}) {
+			closing ??= (async () => {
+				await engine.close(options.abort === true);
+				limiter.dispose();
+				await backend.close?.();
+			})();
+			return closing;
+		},
+	};
+}
