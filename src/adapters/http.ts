@@ -68,6 +68,7 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 		}
 
 		if (decision.pause) {
+			// The retry waits in the paused limiter itself, ahead of requests that arrived later.
 			limiter.pauseFor(decision.delayMs);
 		}
 
@@ -85,7 +86,9 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 			});
 		}
 
-		await sleep(decision.delayMs, signal);
+		if (!decision.pause) {
+			await sleep(decision.delayMs, signal);
+		}
 	}
 }
 

@@ -128,7 +128,8 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 		return Number(trimmed) * 1000;
 	}
 
-	const date = Date.parse(trimmed);
+	// An HTTP-date names its day (`Sun, 06 Nov 1994 08:49:37 GMT`); Date.parse alone would take `-1` for a year.
+	const date = /^[a-z]{3},/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
 	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
