@@ -4,7 +4,11 @@ export type {Lease, LockBackend} from './core/backend.js';
 export type {LaneContext, LaneStats, OperationOptions, Stats} from './core/engine.js';
 export type {LaneEvent, LaneEventHandler, LaneEventType, RequestSummary} from './core/events.js';
 export type {RateLimit} from './core/limiter.js';
-export type {LanesOptions} from './core/options.js';
+export type {LanesOptions} from './options.js';
+export type {CacheOptions} from './occ/etag-cache.js';
+export {isSuperseded} from './occ/supersede.js';
+export type {UncertainOptions} from './occ/uncertain.js';
+export type {Versioning} from './keys/types.js';
 export type {RetryOptions} from './core/retry.js';
 export type {KyInstanceLike} from './adapters/ky.js';
 export type {Mutate, UpdateOptions, UpdateResult} from './adapters/update.js';
@@ -24,7 +28,10 @@ export {
 	isQueueFullError,
 	isWritelaneError,
 	LaneTimeoutError,
+	isUncertainOutcomeError,
 	QueueFullError,
+	type Reply,
+	UncertainOutcomeError,
 	WritelaneError,
 	type WritelaneErrorOptions,
 } from './errors/index.js';

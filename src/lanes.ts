@@ -1,4 +1,4 @@
-import {createLaneFetch} from './adapters/fetch.js';
+import {createLaneFetch, type FetchFeatures} from './adapters/fetch.js';
 import type {FetchLike, HttpDeps} from './adapters/http.js';
 import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
 import {type Mutate, type UpdateOptions, type UpdateResult, update} from './adapters/update.js';
@@ -7,9 +7,12 @@ import {invalid} from './core/describe.js';
 import {Engine, type LaneContext, type OperationOptions, type Stats} from './core/engine.js';
 import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.js';
 import {Limiter} from './core/limiter.js';
-import {type LanesOptions, normalizeOptions} from './core/options.js';
+import {type LanesOptions, normalizeOptions} from './options.js';
 import type {LaneKeys} from './keys/types.js';
 import {compileKeys} from './keys/compile.js';
+import {Coalescer} from './occ/coalesce.js';
+import {EtagCache} from './occ/etag-cache.js';
+// pacer: wired once src/occ/pacer.ts lands
 
 /** Options of `lanes.close()`. */
 export type CloseOptions = {
@@ -54,7 +57,10 @@ order, reads run in parallel, global concurrency and rate limits hold, and retri
 */
 export function createLanes(options?: LanesOptions): Lanes {
 	const normalized = normalizeOptions(options);
-	const limiter = new Limiter(normalized.concurrency, normalized.rateLimit);
+	const keys = compileKeys(normalized.keys);
+	// A preset's published limit applies unless the caller chose one (or `false`).
+	const rateLimit = options?.rateLimit === undefined ? (keys.preset?.rateLimit ?? normalized.rateLimit) : normalized.rateLimit;
+	const limiter = new Limiter(normalized.concurrency, rateLimit);
 	const emitter = new Emitter();
 	const backend = normalized.backend ?? memoryBackend();
 	const engine = new Engine({
@@ -65,7 +71,14 @@ export function createLanes(options?: LanesOptions): Lanes {
 		backend,
 		emitter,
 	});
-	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys: compileKeys(normalized.keys)};
+	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: undefined};
+	const features: FetchFeatures = {
+		cache: normalized.cache ? new EtagCache(normalized.cache) : undefined,
+		coalescer: normalized.coalesce ? new Coalescer() : undefined,
+		uncertain: normalized.uncertain,
+		supersede: normalized.supersede,
+		idempotencyHeader: normalized.idempotencyHeader,
+	};
 	const configuredFetch = normalized.fetch;
 	const defaultFetch: FetchLike = configuredFetch ? request => configuredFetch(request) : request => globalThis.fetch(request);
 
@@ -74,7 +87,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 			throw invalid('fetchImpl', 'a fetch function', fetchImpl);
 		}
 
-		return createLaneFetch(engine, deps, request => fetchImpl(request));
+		return createLaneFetch(engine, deps, features, request => fetchImpl(request));
 	};
 
 	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
@@ -93,12 +106,12 @@ export function createLanes(options?: LanesOptions): Lanes {
 	let closing: Promise<void> | undefined;
 
 	return {
-		fetch: createLaneFetch(engine, deps, defaultFetch),
+		fetch: createLaneFetch(engine, deps, features, defaultFetch),
 		wrapFetch,
 		wrapKy: ky => createKyWrapper(engine, deps, ky),
 		write: (keys, fn, options) => submit('write', keys, fn, options),
 		read: (keys, fn, options) => submit('read', keys, fn, options),
-		update: (url, mutate, options) => update(engine, deps, defaultFetch, url, mutate, options),
+		update: (url, mutate, options) => update(engine, deps, features, defaultFetch, url, mutate, options),
 		stats: () => engine.stats(),
 		on(type, handler) {
 			if (!eventTypes.has(type)) {

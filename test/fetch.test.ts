@@ -1,6 +1,6 @@
 import type {ServerResponse} from 'node:http';
 import {afterEach, expect, test} from 'vitest';
-import {createLanes, type LaneEvent} from '../src/index.js';
+import {createLanes, type LaneEvent, UncertainOutcomeError} from '../src/index.js';
 import {deferred, startServer, type TestServer} from './http-helpers.js';
 
 let server: TestServer | undefined;
@@ -173,10 +173,14 @@ test('lanes.fetch - a network error on an idempotent write is retried inside the
 
 		response.end('ok');
 	});
-	const lanes = createLanes({retry: {backoff: () => 0}});
+	const lanes = createLanes({retry: {backoff: () => 0}, uncertain: {policy: 'settle', graceMs: 0}});
 	expect((await lanes.fetch(`${server.url}/objects/1`, {method: 'PUT', body: 'x'})).status).toBe(200);
 	expect(puts).toBe(2);
-	await expect(lanes.fetch(`${server.url}/objects/1`, {method: 'POST', body: 'x'})).rejects.toThrow(TypeError);
+	const error: unknown = await lanes.fetch(`${server.url}/objects/1`, {method: 'POST', body: 'x'}).catch((error_: unknown) => error_);
+	// The POST may have been applied before the connection broke: the caller is told so.
+	expect(error).toBeInstanceOf(UncertainOutcomeError);
+	expect(error).toMatchObject({code: 'WL_UNCERTAIN', policy: 'settle', applied: undefined});
+	expect((error as Error).cause).toBeInstanceOf(TypeError);
 	expect(posts).toBe(1);
 });
 

@@ -1,24 +1,188 @@
-import type {Engine} from '../core/engine.js';
+import type {Engine, LaneContext, Task} from '../core/engine.js';
 import {toLaneRequest} from '../keys/request.js';
-import {type FetchLike, type HttpDeps, send, summarize} from './http.js';
+import type {LaneRequest, OperationKind} from '../keys/types.js';
+import type {Coalescer} from '../occ/coalesce.js';
+import type {EtagCache} from '../occ/etag-cache.js';
+import {requestIdentity} from '../occ/identity.js';
+import {withIdempotencyKey} from '../occ/idempotency.js';
+import {markSuperseded} from '../occ/supersede.js';
+import {handleUncertain, type UncertainPolicy} from '../occ/uncertain.js';
+import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
+
+/** The opt-in HTTP behaviours of a lanes instance. */
+export type FetchFeatures = {
+	readonly cache: EtagCache | undefined;
+	readonly coalescer: Coalescer | undefined;
+	readonly uncertain: UncertainPolicy;
+	readonly supersede: boolean;
+	/** The idempotency-key header, or `undefined` when keys are off. */
+	readonly idempotencyHeader: string | undefined;
+};
+
+type Call = {
+	readonly request: Request;
+	readonly laneRequest: LaneRequest;
+	readonly kind: OperationKind;
+	readonly idempotent: boolean;
+};
+
+type Waiter = {resolve: (response: Response) => void; reject: (reason: unknown) => void};
+
+type PutState = {
+	readonly url: string;
+	started: boolean;
+	supersededBy: PutState | undefined;
+	/** Callers of superseded PUTs waiting for this one's response. */
+	waiters: Waiter[];
+};
+
+const skipped = Symbol('superseded');
 
 /**
 A fetch-compatible function whose requests run in their lanes: writes to one resource one after
 another in call order, reads per the `reads` mode, each with its retries inside the lane. The
-`Response` is the one `fetchImpl` returned, untouched; the lane is released when its headers arrive.
+`Response` is the one `fetchImpl` returned (or, for a revalidated cache hit, the cached one); the lane
+is released when its headers arrive.
 */
-export function createLaneFetch(engine: Engine, deps: HttpDeps, fetchImpl: FetchLike): typeof globalThis.fetch {
+export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchFeatures, fetchImpl: FetchLike): typeof globalThis.fetch {
+	const puts = new WeakMap<Task<unknown>, PutState>();
+
+	const verify = async (context: LaneContext, call: Call, failed: Request): Promise<boolean | undefined> => {
+		const before = versionOf(failed.headers.get('if-match'), call.laneRequest.body, deps);
+		const headers = new Headers();
+		for (const name of ['authorization', 'cookie', 'accept']) {
+			const value = call.request.headers.get(name);
+			if (value !== null) {
+				headers.set(name, value);
+			}
+		}
+
+		const read = new Request(call.request.url, {headers});
+		const laneRequest = await toLaneRequest(read, false);
+		const response = await send(deps, fetchImpl, read, {context, summary: summarize(read), laneRequest}).catch((error: unknown) => {
+			throw error instanceof InFlightFailure ? error.error : error;
+		});
+		const body = response.ok ? await response.json().catch(() => undefined) : undefined;
+		const after = versionOf(response.headers.get('etag'), body, deps);
+		return before === undefined || after === undefined ? undefined : before !== after;
+	};
+
+	/** One exchange inside the lane: conditional GET, retries, and the uncertain-outcome policy. */
+	const exchange = async (context: LaneContext, call: Call): Promise<Response> => {
+		const {request, laneRequest} = call;
+		const identity = features.cache && request.method === 'GET' ? requestIdentity(laneRequest) : undefined;
+		const sent = identity ? features.cache!.prepare(identity, request) : request;
+		try {
+			const response = await send(deps, fetchImpl, sent, {context, summary: summarize(request), laneRequest, idempotent: call.idempotent});
+			return identity ? await features.cache!.settle(identity, sent, response) : response;
+		} catch (error) {
+			if (!(error instanceof InFlightFailure)) {
+				throw error;
+			}
+
+			if (call.kind !== 'write') {
+				throw error.error;
+			}
+
+			throw await handleUncertain(
+				features.uncertain,
+				{
+					keys: context.keys,
+					verify: () => verify(context, call, sent),
+					failQueued: reason => {
+						engine.failQueued(context.keys, reason);
+					},
+				},
+				error.error,
+				request.signal,
+			);
+		}
+	};
+
+	const runSupersedable = (keys: readonly string[], call: Call): Promise<Response> => {
+		const state: PutState = {url: call.laneRequest.url.href, started: false, supersededBy: undefined, waiters: []};
+		let own: Waiter | undefined;
+		const replaced = new Promise<Response>((resolve, reject) => {
+			own = {resolve, reject};
+		});
+		const task: Task<Response | typeof skipped> = async context => {
+			state.started = true;
+			const winner = state.supersededBy;
+			if (winner) {
+				winner.waiters.push(own!, ...state.waiters);
+				return skipped;
+			}
+
+			try {
+				const response = await exchange(context, call);
+				for (const waiter of state.waiters) {
+					waiter.resolve(markSuperseded(response.clone()));
+				}
+
+				return response;
+			} catch (error) {
+				for (const waiter of state.waiters) {
+					waiter.reject(error);
+				}
+
+				throw error;
+			}
+		};
+
+		puts.set(task, state);
+		const follows = (previous: Task<unknown>) => {
+			const earlier = puts.get(previous);
+			if (earlier && !earlier.started && earlier.url === state.url) {
+				earlier.supersededBy = state;
+			}
+		};
+
+		return engine.run(keys, 'write', task, {signal: call.request.signal, follows}, summarize(call.request)).then(result => (result === skipped ? replaced : result));
+	};
+
+	const runLane = (keys: readonly string[], call: Call): Promise<Response> => {
+		if (features.supersede && call.request.method === 'PUT' && keys.length === 1) {
+			return runSupersedable(keys, call);
+		}
+
+		return engine.run(keys, call.kind, context => exchange(context, call), {signal: call.request.signal}, summarize(call.request));
+	};
+
 	return async function laneFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-		const request = new Request(input, init);
+		let request = new Request(input, init);
 		const laneRequest = await toLaneRequest(request, deps.keys.readsBody);
 		const {keys, kind} = deps.keys.resolve(laneRequest);
-		const summary = summarize(request);
-		return engine.run(
-			keys,
-			kind,
-			context => send(deps, fetchImpl, request, {context, summary, laneRequest}),
-			{signal: request.signal},
-			summary,
-		);
+		let idempotent = false;
+		if (features.idempotencyHeader !== undefined) {
+			const keyed = await withIdempotencyKey(request, deps.keys.preset, features.idempotencyHeader);
+			if (keyed) {
+				request = keyed;
+				idempotent = true;
+			}
+		}
+
+		if (features.coalescer && request.method === 'GET' && kind === 'read') {
+			const shared = request;
+			return features.coalescer.run(requestIdentity(laneRequest), shared.signal, signal =>
+				runLane(keys, {request: new Request(shared, {signal}), laneRequest, kind, idempotent}),
+			);
+		}
+
+		return runLane(keys, {request, laneRequest, kind, idempotent});
 	};
+}
+
+/** A version to compare: a strong ETag, else the preset's version field of a JSON body. */
+function versionOf(etag: string | null, body: unknown, deps: HttpDeps): string | undefined {
+	if (etag !== null && !etag.startsWith('W/')) {
+		return etag;
+	}
+
+	const versioning = deps.keys.preset?.versioning;
+	if (versioning?.type === 'field' && body !== undefined) {
+		const version = versioning.read(body);
+		return version === undefined ? undefined : String(version);
+	}
+
+	return undefined;
 }

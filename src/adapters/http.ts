@@ -5,12 +5,19 @@ import type {Limiter} from '../core/limiter.js';
 import {decideRetry, type RetryPolicy} from '../core/retry.js';
 import type {CompiledKeys, LaneRequest} from '../keys/types.js';
 
+/** Paces requests by what the server announces in its rate-limit headers, per bucket. */
+export type Pacing = {
+	wait(bucket: string, signal?: AbortSignal): Promise<void>;
+	observe(bucket: string, headers: Headers, now: number): void;
+};
+
 /** What the HTTP adapters share with the lanes instance. */
 export type HttpDeps = {
 	readonly limiter: Limiter;
 	readonly emitter: Emitter;
 	readonly retry: RetryPolicy;
 	readonly keys: CompiledKeys;
+	readonly pacing: Pacing | undefined;
 };
 
 export type FetchLike = (input: Request) => Promise<Response>;
@@ -21,41 +28,75 @@ export function summarize(request: Request): RequestSummary {
 	return {method: request.method, url: `${url.origin}${url.pathname}`};
 }
 
-/**
-Sends `request` while the caller holds its lane: each attempt takes a global slot, failed attempts
-are retried per the policy (a 429 pauses the limiter for every lane), and the lane is only given back
-by the caller after the last attempt, so no later write of the lane can land between two attempts.
-*/
+/** The rate-limit bucket of a request: the preset's, else its origin. */
+export function bucketOf(deps: HttpDeps, laneRequest: LaneRequest): string {
+	return deps.keys.preset?.bucket?.(laneRequest) ?? laneRequest.url.origin;
+}
+
+/** Marks an error thrown by the transport itself: the request may have reached the server. */
+export class InFlightFailure {
+	constructor(readonly error: unknown) {}
+}
+
 export type SendOptions = {
 	readonly context: LaneContext;
 	readonly summary: RequestSummary;
-	/** Given when the preset should see the response. */
-	readonly laneRequest?: LaneRequest | undefined;
+	/** The request as key rules see it; the preset observes the response, pacing uses its bucket. */
+	readonly laneRequest: LaneRequest;
+	/** Retry 5xx and network errors whatever the method (the request carries an idempotency key). */
+	readonly idempotent?: boolean | undefined;
 };
 
+/**
+Sends `request` while the caller holds its lane: each attempt is paced by the server's announced
+quota, takes a global slot, and is retried per the policy (a 429 pauses the limiter for every lane,
+and the retry waits in it ahead of later requests). The caller gives the lane back only after the
+last attempt, so no later write of the lane can land between two attempts. When the last attempt
+failed in the transport (the request may have been applied), the error is thrown wrapped in
+`InFlightFailure`.
+*/
 export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Request, options: SendOptions): Promise<Response> {
 	const {laneRequest} = options;
-	const {retry, limiter, emitter} = deps;
-	const {method, signal} = request;
+	const {retry, limiter, emitter, pacing} = deps;
+	const {signal} = request;
+	const method = options.idempotent ? 'PUT' : request.method;
+	const bucket = pacing ? bucketOf(deps, laneRequest) : '';
 	// A body can be sent once; keep the original unread and send clones when a retry may follow.
 	const mayRetry = retry.limit > 0 && request.body !== null;
 	for (let attempt = 1; ; attempt++) {
+		if (pacing) {
+			// Waiting for the quota happens before taking a global slot, so it never occupies one.
+			await pacing.wait(bucket, signal);
+		}
+
 		const attemptRequest = mayRetry ? request.clone() : request;
 		let response: Response | undefined;
 		let error: unknown;
+		let sent = false;
 		try {
-			response = await limiter.run(() => fetchImpl(attemptRequest), signal, attempt > 1 ? 1 : 0);
+			response = await limiter.run(
+				() => {
+					sent = true;
+					return fetchImpl(attemptRequest);
+				},
+				signal,
+				attempt > 1 ? 1 : 0,
+			);
 		} catch (caught) {
 			error = caught;
+		}
+
+		if (response && pacing) {
+			pacing.observe(bucket, response.headers, clock.now());
 		}
 
 		const decision = decideRetry(retry, method, attempt, {response, error, aborted: signal.aborted}, clock.now());
 		if (!decision.retry) {
 			if (response === undefined) {
-				throw error;
+				throw sent ? new InFlightFailure(error) : error;
 			}
 
-			if (laneRequest && deps.keys.observe) {
+			if (deps.keys.observe) {
 				await observe(deps.keys, laneRequest, response);
 			}
 
@@ -65,11 +106,6 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 		if (response) {
 			// The body of an answer we discard must not keep its connection busy.
 			response.body?.cancel().catch(() => undefined);
-		}
-
-		if (decision.pause) {
-			// The retry waits in the paused limiter itself, ahead of requests that arrived later.
-			limiter.pauseFor(decision.delayMs);
 		}
 
 		if (emitter.active) {
@@ -86,7 +122,10 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 			});
 		}
 
-		if (!decision.pause) {
+		if (decision.pause) {
+			// The retry waits in the paused limiter itself, ahead of requests that arrived later.
+			limiter.pauseFor(decision.delayMs);
+		} else {
 			await sleep(decision.delayMs, signal);
 		}
 	}

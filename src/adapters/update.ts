@@ -1,9 +1,18 @@
+import {sleep} from '../core/clock.js';
 import {invalid} from '../core/describe.js';
 import type {Engine} from '../core/engine.js';
-import {HttpError} from '../errors/errors.js';
+import {ConflictError, HttpError, type Reply} from '../errors/errors.js';
+import {formatKey} from '../errors/writelane-error.js';
 import {defaultKey} from '../keys/normalize.js';
 import {toLaneRequest} from '../keys/request.js';
-import {type FetchLike, type HttpDeps, send, summarize} from './http.js';
+import {isConflict, readReplyBody} from '../occ/conflict.js';
+import {handleUncertain} from '../occ/uncertain.js';
+import type {FetchFeatures} from './fetch.js';
+import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
+
+function unwrap(error: unknown): never {
+	throw error instanceof InFlightFailure ? error.error : error;
+}
 
 /** Options of `lanes.update()`. */
 export type UpdateOptions = {
@@ -21,6 +30,23 @@ export type UpdateOptions = {
 	/** Headers for both requests (e.g. `Authorization`); `content-type: application/json` is added to the write. */
 	readonly headers?: HeadersInit | undefined;
 	/**
+	Send the version read as the write's precondition: `If-Match` with the read's strong `ETag`, or
+	the preset's version field. A conflict answer then re-reads and re-applies `mutate`. `false`
+	writes unconditionally (last write wins against clients outside these lanes).
+	@default true
+	*/
+	readonly precondition?: boolean | undefined;
+	/**
+	Read-mutate-write attempts before giving up with `ConflictError`.
+	@default 5
+	*/
+	readonly attempts?: number | undefined;
+	/**
+	Delay before attempt `n + 1` after a conflict on attempt `n`, in ms.
+	@default full jitter up to 50 * 2 ** (n - 1), at most 1000
+	*/
+	readonly conflictBackoff?: ((attempt: number) => number) | undefined;
+	/**
 	The fetch to use.
 	@default the lanes instance's `fetch` option, else globalThis.fetch
 	*/
@@ -32,23 +58,29 @@ export type UpdateOptions = {
 export type UpdateResult<T> = {
 	/** The state written, or the state read when `mutate` returned `undefined`. */
 	readonly value: T;
-	/** Whether a write was sent. */
+	/** Whether a write was sent and accepted. */
 	readonly written: boolean;
 	/** The write's response (or the read's, when nothing was written). Its body is unread. */
 	readonly response: Response;
+	/** Read-mutate-write attempts it took (more than 1 after conflicts). */
+	readonly attempts: number;
 };
 
-/** `mutate` gets the parsed JSON and returns the new state, or `undefined` to write nothing. */
-export type Mutate<T> = (current: T, context: {readonly signal: AbortSignal | undefined}) => T | undefined | Promise<T | undefined>;
+/** `mutate` gets the parsed JSON and returns the new state, or `undefined` to write nothing. It may run once per attempt. */
+export type Mutate<T> = (current: T, context: {readonly signal: AbortSignal | undefined; readonly attempt: number}) => T | undefined | Promise<T | undefined>;
+
+const defaultConflictBackoff = (attempt: number) => Math.round(Math.random() * Math.min(1000, 50 * 2 ** (attempt - 1)));
 
 /**
 Read-modify-write under one hold of the resource's write lane: GET, `mutate`, write. Concurrent
-`update()`s of one resource through the same lanes (or the same Redis backend) apply one after
-another, so none overwrites another's change.
+`update()`s of one resource through the same lanes apply one after another. Where the API versions
+its resources, the write carries the version read as a precondition, and a conflict (someone outside
+these lanes wrote in between) re-reads and re-applies `mutate`, all inside the lane.
 */
 export async function update<T>(
 	engine: Engine,
 	deps: HttpDeps,
+	features: FetchFeatures,
 	defaultFetch: FetchLike,
 	url: string | URL,
 	mutate: Mutate<T>,
@@ -58,9 +90,21 @@ export async function update<T>(
 		throw invalid('mutate', 'a function', mutate);
 	}
 
-	const {method = 'PATCH', headers, signal} = options;
+	const {method = 'PATCH', headers, signal, precondition = true, attempts = 5, conflictBackoff = defaultConflictBackoff} = options;
 	if (method !== 'PATCH' && method !== 'PUT' && method !== 'POST') {
 		throw invalid('method', "`'PATCH'`, `'PUT'` or `'POST'`", method);
+	}
+
+	if (typeof precondition !== 'boolean') {
+		throw invalid('precondition', 'a boolean', precondition);
+	}
+
+	if (!Number.isInteger(attempts) || attempts < 1) {
+		throw invalid('attempts', 'an integer >= 1', attempts);
+	}
+
+	if (typeof conflictBackoff !== 'function') {
+		throw invalid('conflictBackoff', 'a function', conflictBackoff);
 	}
 
 	if (options.fetch !== undefined && typeof options.fetch !== 'function') {
@@ -74,34 +118,107 @@ export async function update<T>(
 	// Holding no lane would make the read-modify-write unguarded; fall back to the URL's own key.
 	const keys = resolved.keys.length > 0 ? resolved.keys : [defaultKey(laneRequest.url)];
 	const readSummary = summarize(read);
+	const {preset} = deps.keys;
+	const versioning = precondition ? preset?.versioning : undefined;
+	const versionOf = (resource: unknown): string | undefined => {
+		const version = versioning?.type === 'field' && resource !== undefined ? versioning.read(resource) : undefined;
+		return version === undefined ? undefined : String(version);
+	};
 
 	return engine.run(
 		keys,
 		'write',
 		async context => {
-			const current = await send(deps, fetchImpl, read, {context, summary: readSummary, laneRequest});
-			if (!current.ok) {
-				current.body?.cancel().catch(() => undefined);
-				throw new HttpError(current.status, `${readSummary.method} ${readSummary.url}`, {key: keys});
+			let lastReply: Reply | undefined;
+			for (let attempt = 1; attempt <= attempts; attempt++) {
+				const current = await send(deps, fetchImpl, read, {context, summary: readSummary, laneRequest}).catch(unwrap);
+				if (!current.ok) {
+					current.body?.cancel().catch(() => undefined);
+					throw new HttpError(current.status, `${readSummary.method} ${readSummary.url}`, {key: keys});
+				}
+
+				const etag = current.headers.get('etag');
+				const state = (await current.json()) as T;
+				const next = await mutate(state, {signal, attempt});
+				if (next === undefined) {
+					return {value: state, written: false, response: current, attempts: attempt};
+				}
+
+				const writeHeaders = new Headers(headers);
+				writeHeaders.set('content-type', 'application/json');
+				let body: unknown = next;
+				if (versioning?.type === 'field') {
+					const version = versioning.read(state);
+					if (version !== undefined) {
+						body = versioning.write(next, version);
+					}
+				} else if (precondition && etag !== null && !etag.startsWith('W/') && !writeHeaders.has('if-match')) {
+					// If-Match compares strongly (RFC 9110 §13.1.1): a weak tag would never match.
+					writeHeaders.set('if-match', etag);
+				}
+
+				const write = new Request(options.writeUrl ?? url, {method, headers: writeHeaders, body: JSON.stringify(body), signal: signal ?? null});
+				const writeSummary = summarize(write);
+				const writeLaneRequest = await toLaneRequest(write, deps.keys.readsBody);
+				let response: Response;
+				try {
+					response = await send(deps, fetchImpl, write, {context, summary: writeSummary, laneRequest: writeLaneRequest});
+				} catch (error) {
+					if (!(error instanceof InFlightFailure)) {
+						throw error;
+					}
+
+					const before = write.headers.get('if-match') ?? versionOf(body);
+					throw await handleUncertain(
+						features.uncertain,
+						{
+							keys: context.keys,
+							async verify() {
+								const again = await send(deps, fetchImpl, read, {context, summary: readSummary, laneRequest}).catch(unwrap);
+								const after = again.headers.get('etag') ?? versionOf(await again.json().catch(() => undefined));
+								return before === undefined || after === undefined ? undefined : before !== after;
+							},
+							failQueued(reason) {
+								engine.failQueued(context.keys, reason);
+							},
+						},
+						error.error,
+						write.signal,
+					);
+				}
+
+				if (response.ok) {
+					return {value: next, written: true, response, attempts: attempt};
+				}
+
+				const replyBody = await readReplyBody(response);
+				if (!precondition || !isConflict(response.status, replyBody, preset)) {
+					throw new HttpError(response.status, `${writeSummary.method} ${writeSummary.url}`, {key: keys});
+				}
+
+				lastReply = {status: response.status, body: replyBody};
+				if (deps.emitter.active) {
+					deps.emitter.emit({
+						type: 'retry',
+						id: context.id,
+						keys: context.keys,
+						kind: 'write',
+						request: writeSummary,
+						attempt,
+						delayMs: 0,
+						status: response.status,
+					});
+				}
+
+				if (attempt < attempts) {
+					await sleep(conflictBackoff(attempt), signal);
+				}
 			}
 
-			const state = (await current.json()) as T;
-			const next = await mutate(state, {signal});
-			if (next === undefined) {
-				return {value: state, written: false, response: current};
-			}
-
-			const writeHeaders = new Headers(headers);
-			writeHeaders.set('content-type', 'application/json');
-			const write = new Request(options.writeUrl ?? url, {method, headers: writeHeaders, body: JSON.stringify(next), signal: signal ?? null});
-			const writeSummary = summarize(write);
-			const response = await send(deps, fetchImpl, write, {context, summary: writeSummary});
-			if (!response.ok) {
-				response.body?.cancel().catch(() => undefined);
-				throw new HttpError(response.status, `${writeSummary.method} ${writeSummary.url}`, {key: keys});
-			}
-
-			return {value: next, written: true, response};
+			throw new ConflictError(
+				`Lane ${formatKey(keys.length === 1 ? keys[0] : keys)}: the write still conflicted after ${attempts} read-modify-write attempts (last answer ${lastReply?.status})`,
+				{key: keys, attempts, reply: lastReply},
+			);
 		},
 		{signal},
 		readSummary,

@@ -54,6 +54,15 @@ export type OperationOptions = {
 	readonly signal?: AbortSignal | undefined;
 };
 
+/** Internal per-call options of the adapters. */
+export type RunOptions = OperationOptions & {
+	/**
+	Called at submission when the operation waits for exactly one operation, still queued, on the same
+	single key: nothing else can come between the two. Gets that operation's task (superseding PUTs).
+	*/
+	readonly follows?: ((previous: Task<unknown>) => void) | undefined;
+};
+
 /** One row of `stats().lanes`. */
 export type LaneStats = {
 	readonly key: string;
@@ -87,7 +96,7 @@ export type EngineOptions = {
 	readonly emitter: Emitter;
 };
 
-type Task<T> = (context: LaneContext) => T | PromiseLike<T>;
+export type Task<T> = (context: LaneContext) => T | PromiseLike<T>;
 
 const QUEUED = 0;
 const RUNNING = 1;
@@ -207,7 +216,8 @@ class Segment extends Operation {
 	open = true;
 	/** A task is running. */
 	busy = false;
-	aborted = false;
+	/** Set when the queued tasks must not run (close with abort, an uncertain write with `'fail'`). */
+	abortReason: (() => unknown) | undefined = undefined;
 	/** The caller promise of the last task, which the next one chains on. */
 	last: Promise<unknown>;
 	readonly pump: () => unknown;
@@ -277,7 +287,7 @@ export class Engine {
 	without running the task when the lane is full, the wait times out, the signal aborts or the
 	instance is closed.
 	*/
-	run<T>(keys: unknown, kind: OperationKind, task: Task<T>, options?: OperationOptions, request?: RequestSummary): Promise<T> {
+	run<T>(keys: unknown, kind: OperationKind, task: Task<T>, options?: RunOptions, request?: RequestSummary): Promise<T> {
 		if (this.#closed) {
 			return Promise.reject(new ClosedError());
 		}
@@ -336,7 +346,11 @@ export class Engine {
 		});
 		this.#link(operation);
 		if (ordered) {
+			const previous = nodes.length === 1 ? nodes[0]!.tail : undefined;
 			this.#collectDependencies(operation);
+			if (options?.follows && operation.pending === 1 && previous instanceof Single && previous.state === QUEUED && previous.nodes.length === 1) {
+				options.follows(previous.task);
+			}
 		}
 
 		for (const node of nodes) {
@@ -441,7 +455,7 @@ export class Engine {
 			for (let operation = this.#head, next: Operation | undefined; operation; operation = next) {
 				next = operation.next;
 				if (isSegment(operation)) {
-					operation.aborted = true;
+					operation.abortReason ??= () => new ClosedError('The lanes instance was closed before this operation got its lane', {key: operation.node.key});
 				} else if (operation.state === QUEUED) {
 					this.#cancel(operation as Single, new ClosedError('The lanes instance was closed before this operation got its lane', {key: operation.keys}));
 				}
@@ -449,6 +463,26 @@ export class Engine {
 		}
 
 		return this.onIdle();
+	}
+
+	/**
+	Rejects every queued operation holding one of `keys` with a fresh `reason()` (plain writes as soon
+	as the one before them has ended); they never run.
+	*/
+	failQueued(keys: readonly string[], reason: () => unknown): void {
+		const targets = new Set(keys);
+		for (let operation = this.#head, next: Operation | undefined; operation; operation = next) {
+			next = operation.next;
+			if (isSegment(operation)) {
+				if (targets.has(operation.node.key) && operation.tasks.length > operation.head) {
+					operation.abortReason = reason;
+					// Tasks submitted from now on must not join a segment that drops its tasks.
+					operation.open = false;
+				}
+			} else if (operation.state === QUEUED && operation.nodes.some(node => targets.has(node.key))) {
+				this.#cancel(operation as Single, reason());
+			}
+		}
 	}
 
 	// --- Segments -----------------------------------------------------------------------------
@@ -501,9 +535,9 @@ export class Engine {
 		node.running++;
 		segment.busy = true;
 		segment.startedAt = this.#now();
-		if (segment.aborted) {
+		if (segment.abortReason) {
 			this._segmentTaskDone(segment);
-			return Promise.reject(new ClosedError('The lanes instance was closed before this operation got its lane', {key: node.key}));
+			return Promise.reject(segment.abortReason());
 		}
 
 		let result: unknown;

@@ -42,22 +42,28 @@ export class BackendError extends WritelaneError {
 	override readonly code = 'WL_BACKEND';
 }
 
+/** The server's answer that ended an operation, without headers. */
+export type Reply = {readonly status: number; readonly body: unknown};
+
 /**
-`update()` could not apply its change: the server kept reporting a conflict (412, 409, a version
-mismatch) for every attempt, or the read before the write failed.
+`update()` could not apply its change: every attempt's write was refused as a conflict (412, 409, a
+version mismatch) because someone else changed the resource in between.
 */
 export class ConflictError extends WritelaneError {
 	override name = 'ConflictError';
 	override readonly code = 'WL_CONFLICT';
-	/** Attempts made. */
+	/** Attempts made (read, mutate, write). */
 	readonly attempts: number;
-	/** Status of the server's last reply, when there was one. */
+	/** Status of the server's last answer. */
 	readonly status: number | undefined;
+	/** The server's last answer (status and parsed body); never request headers. */
+	readonly reply: Reply | undefined;
 
-	constructor(message: string, options: WritelaneErrorOptions & {attempts: number; status?: number | undefined}) {
+	constructor(message: string, options: WritelaneErrorOptions & {attempts: number; reply?: Reply | undefined}) {
 		super(message, options);
 		this.attempts = options.attempts;
-		this.status = options.status;
+		this.status = options.reply?.status;
+		this.reply = options.reply;
 	}
 }
 
@@ -73,5 +79,24 @@ export class HttpError extends WritelaneError {
 		super(`${request} answered ${status}`, options);
 		this.status = status;
 		this.request = request;
+	}
+}
+
+/**
+A write failed in the transport (a broken connection, a timeout) after it may have reached the
+server, so whether it was applied is unknown. `applied` says what a verifying read found: `true`
+(the resource's version moved), `false` (it did not), or `undefined` (no way to tell).
+*/
+export class UncertainOutcomeError extends WritelaneError {
+	override name = 'UncertainOutcomeError';
+	override readonly code = 'WL_UNCERTAIN';
+	/** The uncertain-outcome policy that handled it. */
+	readonly policy: 'settle' | 'verify' | 'fail';
+	readonly applied: boolean | undefined;
+
+	constructor(message: string, options: WritelaneErrorOptions & {policy: 'settle' | 'verify' | 'fail'; applied?: boolean | undefined}) {
+		super(message, options);
+		this.policy = options.policy;
+		this.applied = options.applied;
 	}
 }

@@ -5,6 +5,7 @@ import type {
 	HttpError,
 	LaneTimeoutError,
 	QueueFullError,
+	UncertainOutcomeError,
 } from './errors.js';
 import type {WritelaneError} from './writelane-error.js';
 
@@ -30,3 +31,4 @@ export const isClosedError = guard<ClosedError>('ClosedError');
 export const isBackendError = guard<BackendError>('BackendError');
 export const isConflictError = guard<ConflictError>('ConflictError');
 export const isHttpError = guard<HttpError>('HttpError');
+export const isUncertainOutcomeError = guard<UncertainOutcomeError>('UncertainOutcomeError');

@@ -1,5 +1,5 @@
 export {WritelaneError, type WritelaneErrorOptions} from './writelane-error.js';
-export {BackendError, ClosedError, ConflictError, HttpError, LaneTimeoutError, QueueFullError} from './errors.js';
+export {BackendError, ClosedError, ConflictError, HttpError, LaneTimeoutError, QueueFullError, type Reply, UncertainOutcomeError} from './errors.js';
 export {
 	isBackendError,
 	isClosedError,
@@ -7,5 +7,6 @@ export {
 	isHttpError,
 	isLaneTimeoutError,
 	isQueueFullError,
+	isUncertainOutcomeError,
 	isWritelaneError,
 } from './guards.js';

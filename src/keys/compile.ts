@@ -78,11 +78,12 @@ export function resolveDecision(decision: KeyDecision, method: string): Resolved
 	return {keys: ruleKeys(keys, '.keys'), kind: (kind as OperationKind | undefined) ?? classify(method)};
 }
 
-function compileRule(rule: KeyRule, readsBody: boolean, observe: Preset['observe']): CompiledKeys {
+function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefined): CompiledKeys {
 	return {
 		resolve: request => resolveDecision(rule(request), request.method),
 		readsBody,
-		observe,
+		observe: preset?.observe,
+		preset,
 	};
 }
 
@@ -99,11 +100,21 @@ function compilePreset(preset: Preset): CompiledKeys {
 		throw invalid('keys.readsBody', 'a boolean', preset.readsBody);
 	}
 
-	if (preset.observe !== undefined && typeof preset.observe !== 'function') {
-		throw invalid('keys.observe', 'a function', preset.observe);
+	for (const name of ['observe', 'isConflict', 'bucket'] as const) {
+		if (preset[name] !== undefined && typeof preset[name] !== 'function') {
+			throw invalid(`keys.${name}`, 'a function', preset[name]);
+		}
 	}
 
-	return compileRule(preset.rule, preset.readsBody ?? false, preset.observe);
+	const {versioning} = preset;
+	if (
+		versioning !== undefined &&
+		!(versioning?.type === 'etag' || (versioning?.type === 'field' && typeof versioning.read === 'function' && typeof versioning.write === 'function'))
+	) {
+		throw invalid('keys.versioning', "`{type: 'etag'}` or `{type: 'field', read, write}`", versioning);
+	}
+
+	return compileRule(preset.rule, preset.readsBody ?? false, preset);
 }
 
 /**
@@ -123,7 +134,7 @@ Anything else throws a `TypeError` naming `keys`.
 */
 export function compileKeys(option: KeysOption | undefined): CompiledKeys {
 	if (option === undefined) {
-		return {resolve: resolveDefault, readsBody: false, observe: undefined};
+		return {resolve: resolveDefault, readsBody: false, observe: undefined, preset: undefined};
 	}
 
 	if (typeof option === 'function') {
@@ -136,6 +147,7 @@ export function compileKeys(option: KeysOption | undefined): CompiledKeys {
 			resolve: request => match(request) ?? resolveDefault(request),
 			readsBody: false,
 			observe: undefined,
+			preset: undefined,
 		};
 	}
 

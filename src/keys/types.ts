@@ -61,7 +61,40 @@ export type Preset = {
 	Must not consume `response`'s body: clone it.
 	*/
 	readonly observe?: (request: LaneRequest, response: Response) => void | Promise<void>;
+	/**
+	How the API carries a resource's version, so `update()` can send a precondition and detect a
+	stale write: `{type: 'etag'}` (the read's `ETag` goes back as `If-Match`), or `{type: 'field'}`
+	with functions reading the version from a resource and putting it into a write body.
+	Without it `update()` still uses an `ETag` when the read returns one.
+	*/
+	readonly versioning?: Versioning;
+	/**
+	Whether an answer to a write is a conflict (a stale version) worth re-reading and re-applying.
+	412 and 409 always are; this adds API-specific ones (Square answers 400 `VERSION_MISMATCH`).
+	`body` is the parsed JSON body, when there is one.
+	*/
+	readonly isConflict?: (status: number, body: unknown) => boolean;
+	/**
+	The rate-limit bucket of a request, for pacing by the server's `RateLimit` headers (APIs that count
+	per endpoint, like Capacities, name one bucket per endpoint). Default: one bucket per origin.
+	*/
+	readonly bucket?: (request: LaneRequest) => string;
+	/** The global rate limit used when the caller sets none (from the API's published limits). */
+	readonly rateLimit?: {readonly limit: number; readonly interval: number};
+	/** Where an idempotency key goes when `idempotencyKeys` is on: a header, or a JSON body field. */
+	readonly idempotency?: {readonly header: string} | {readonly bodyField: string};
 };
+
+/** A resource's version carrier; see `Preset.versioning`. */
+export type Versioning =
+	| {readonly type: 'etag'}
+	| {
+			readonly type: 'field';
+			/** The version of a resource as read; `undefined` when it has none. */
+			readonly read: (resource: unknown) => string | number | undefined;
+			/** The write body carrying `version` as its precondition (a new object; don't change `body`). */
+			readonly write: (body: unknown, version: string | number) => unknown;
+	  };
 
 /** The `keys` option: a rule function, a pattern list, or a preset. */
 export type KeysOption = KeyRule | readonly KeyPattern[] | Preset;
@@ -72,4 +105,6 @@ export type CompiledKeys = {
 	readonly resolve: (request: LaneRequest) => {readonly keys: readonly string[]; readonly kind: OperationKind};
 	readonly readsBody: boolean;
 	readonly observe: Preset['observe'] | undefined;
+	/** The preset, when the option was one. */
+	readonly preset: Preset | undefined;
 };

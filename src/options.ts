@@ -1,8 +1,10 @@
-import type {KeysOption} from '../keys/types.js';
-import type {LockBackend} from './backend.js';
-import {invalid} from './describe.js';
-import type {RateLimit} from './limiter.js';
-import {normalizeRetry, type RetryOptions, type RetryPolicy} from './retry.js';
+import type {KeysOption} from './keys/types.js';
+import type {LockBackend} from './core/backend.js';
+import {invalid} from './core/describe.js';
+import type {RateLimit} from './core/limiter.js';
+import {normalizeRetry, type RetryOptions, type RetryPolicy} from './core/retry.js';
+import type {CacheOptions} from './occ/etag-cache.js';
+import {normalizeUncertain, type UncertainOptions, type UncertainPolicy} from './occ/uncertain.js';
 
 /** Options of `createLanes()`. All optional; the defaults suit an automation script against one API. */
 export type LanesOptions = {
@@ -56,6 +58,44 @@ export type LanesOptions = {
 	@default globalThis.fetch (looked up at each call)
 	*/
 	readonly fetch?: typeof globalThis.fetch | undefined;
+	/**
+	Keep GET responses that carry an `ETag` and revalidate them with `If-None-Match`; a `304` is
+	answered from memory. Bounded (`{maxEntries, maxBodyBytes}`), per instance.
+	@default false
+	*/
+	readonly cache?: boolean | CacheOptions | undefined;
+	/**
+	Identical GETs in flight at the same time (same URL and credentials) share one request; each caller
+	gets its own readable response, and an abort only detaches that caller. Needs `reads: 'parallel'`.
+	@default false
+	*/
+	readonly coalesce?: boolean | undefined;
+	/**
+	What the lane does after a write failed in transit and may still be applied: `'settle'` (hold the
+	lane `graceMs` longer), `'verify'` (re-read it), `'fail'` (reject the key's queued writes). The
+	caller gets an `UncertainOutcomeError`.
+	@default {policy: 'settle', graceMs: 1000}
+	*/
+	readonly uncertain?: UncertainOptions | undefined;
+	/**
+	A PUT queued right behind another PUT of the same URL (nothing else in between) replaces it: only the
+	last is sent, and the callers of the replaced ones get a clone of its response (`isSuperseded()`).
+	@default false
+	*/
+	readonly supersede?: boolean | undefined;
+	/**
+	Give POST and PATCH requests an idempotency key (the header named here, `Idempotency-Key` for
+	`true`, or the preset's body field such as Square's `idempotency_key`), stable across retries, and
+	retry them like idempotent requests.
+	@default false
+	*/
+	readonly idempotencyKeys?: boolean | {readonly header?: string} | undefined;
+	/**
+	Follow the server's rate-limit headers (`RateLimit`, `RateLimit-*`, `X-RateLimit-*`) per bucket,
+	slowing down before the quota runs out. `rateLimit` stays a hard ceiling on top.
+	@default true
+	*/
+	readonly pacing?: boolean | undefined;
 };
 
 export type NormalizedOptions = {
@@ -68,9 +108,39 @@ export type NormalizedOptions = {
 	readonly queueTimeout: number | false;
 	readonly backend: LockBackend | undefined;
 	readonly fetch: typeof globalThis.fetch | undefined;
+	readonly cache: CacheOptions | undefined;
+	readonly coalesce: boolean;
+	readonly uncertain: UncertainPolicy;
+	readonly supersede: boolean;
+	readonly idempotencyHeader: string | undefined;
+	readonly pacing: boolean;
 };
 
-const known = new Set(['keys', 'reads', 'concurrency', 'rateLimit', 'retry', 'maxQueuePerKey', 'queueTimeout', 'backend', 'fetch']);
+const known = new Set([
+	'keys',
+	'reads',
+	'concurrency',
+	'rateLimit',
+	'retry',
+	'maxQueuePerKey',
+	'queueTimeout',
+	'backend',
+	'fetch',
+	'cache',
+	'coalesce',
+	'uncertain',
+	'supersede',
+	'idempotencyKeys',
+	'pacing',
+]);
+
+function boolean(option: string, value: unknown): boolean {
+	if (typeof value !== 'boolean') {
+		throw invalid(option, 'a boolean', value);
+	}
+
+	return value;
+}
 
 /** The one place defaults live. The caller's object is read, never changed. */
 export function normalizeOptions(options: LanesOptions | undefined): NormalizedOptions {
@@ -132,6 +202,27 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 		throw invalid('fetch', 'a fetch function', fetch);
 	}
 
+	const {cache = false, coalesce = false, supersede = false, idempotencyKeys = false, pacing = true} = options;
+	if (typeof cache !== 'boolean' && (typeof cache !== 'object' || cache === null)) {
+		throw invalid('cache', 'a boolean or `{maxEntries, maxBodyBytes}`', cache);
+	}
+
+	if (boolean('coalesce', coalesce) && reads === 'shared') {
+		throw new TypeError("`coalesce` needs `reads: 'parallel'`: in 'shared' mode a read must see the writes queued before it");
+	}
+
+	let idempotencyHeader: string | undefined;
+	if (idempotencyKeys === true) {
+		idempotencyHeader = 'Idempotency-Key';
+	} else if (typeof idempotencyKeys === 'object' && idempotencyKeys !== null) {
+		idempotencyHeader = idempotencyKeys.header ?? 'Idempotency-Key';
+		if (typeof idempotencyHeader !== 'string' || !/^[!#$%&'*+.^_`|~\w-]+$/.test(idempotencyHeader)) {
+			throw invalid('idempotencyKeys.header', 'a header name', idempotencyHeader);
+		}
+	} else if (idempotencyKeys !== false) {
+		throw invalid('idempotencyKeys', 'a boolean or `{header}`', idempotencyKeys);
+	}
+
 	return {
 		keys: options.keys,
 		reads,
@@ -142,5 +233,11 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 		queueTimeout,
 		backend,
 		fetch,
+		cache: cache === true ? {} : cache === false ? undefined : cache,
+		coalesce,
+		uncertain: normalizeUncertain(options.uncertain),
+		supersede: boolean('supersede', supersede),
+		idempotencyHeader,
+		pacing: boolean('pacing', pacing),
 	};
 }

@@ -1,0 +1,33 @@
+import type {Preset} from '../keys/types.js';
+
+/**
+Whether an answer to a conditional write means "someone changed it since you read it": 412
+(RFC 9110 §15.5.13), 409 (a state conflict: Notion `conflict_error`, Kubernetes `Conflict`), a
+Square-style 400 with an error code `VERSION_MISMATCH`, or whatever the preset adds.
+*/
+export function isConflict(status: number, body: unknown, preset: Preset | undefined): boolean {
+	if (status === 412 || status === 409) {
+		return true;
+	}
+
+	if (status === 400 && hasErrorCode(body, 'VERSION_MISMATCH')) {
+		return true;
+	}
+
+	return preset?.isConflict?.(status, body) === true;
+}
+
+function hasErrorCode(body: unknown, code: string): boolean {
+	const errors = (body as {errors?: unknown} | undefined)?.errors;
+	return Array.isArray(errors) && errors.some(error => (error as {code?: unknown} | undefined)?.code === code);
+}
+
+/** The parsed JSON body of an answer we are going to report, or `undefined`; never throws. */
+export async function readReplyBody(response: Response): Promise<unknown> {
+	try {
+		const text = await response.text();
+		return text === '' ? undefined : (JSON.parse(text) as unknown);
+	} catch {
+		return undefined;
+	}
+}

@@ -1,0 +1,94 @@
+import {invalid} from '../core/describe.js';
+import {BoundedMap} from '../keys/lru.js';
+
+/** Options of the conditional-GET cache (`createLanes({cache})`). */
+export type CacheOptions = {
+	/**
+	Responses kept, least recently used dropped first.
+	@default 500
+	*/
+	readonly maxEntries?: number;
+	/**
+	A body larger than this is not kept.
+	@default 1_048_576
+	*/
+	readonly maxBodyBytes?: number;
+};
+
+type Entry = {
+	readonly etag: string;
+	readonly status: number;
+	readonly statusText: string;
+	readonly headers: [string, string][];
+	readonly body: ArrayBuffer;
+};
+
+/**
+Remembers GET responses that carried an `ETag`, revalidates them with `If-None-Match` and answers a
+`304 Not Modified` from memory, so a script that re-reads unchanged resources costs the server (and
+the rate limit) a 304 instead of a full body. Bounded in entries and in body size; per instance.
+*/
+export class EtagCache {
+	readonly #entries: BoundedMap<string, Entry>;
+	readonly #maxBodyBytes: number;
+
+	constructor(options: CacheOptions) {
+		const {maxEntries = 500, maxBodyBytes = 1_048_576} = options;
+		if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+			throw invalid('cache.maxEntries', 'an integer >= 1', maxEntries);
+		}
+
+		if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
+			throw invalid('cache.maxBodyBytes', 'an integer >= 0', maxBodyBytes);
+		}
+
+		this.#entries = new BoundedMap(maxEntries);
+		this.#maxBodyBytes = maxBodyBytes;
+	}
+
+	/** The request to send: with `If-None-Match` when a validator is cached and the caller set none. */
+	prepare(identity: string, request: Request): Request {
+		const entry = this.#entries.get(identity);
+		if (entry === undefined || request.headers.has('if-none-match')) {
+			return request;
+		}
+
+		const headers = new Headers(request.headers);
+		headers.set('if-none-match', entry.etag);
+		return new Request(request, {headers});
+	}
+
+	/** The response for the caller: a 304 we asked for becomes the cached 200; a fresh 200 with an ETag is stored. */
+	async settle(identity: string, sent: Request, response: Response): Promise<Response> {
+		if (response.status === 304) {
+			const entry = this.#entries.get(identity);
+			if (entry && sent.headers.get('if-none-match') === entry.etag) {
+				response.body?.cancel().catch(() => undefined);
+				return new Response(entry.body.slice(0), {status: entry.status, statusText: entry.statusText, headers: entry.headers});
+			}
+
+			return response;
+		}
+
+		const etag = response.headers.get('etag');
+		if (response.status !== 200 || etag === null || this.#tooLarge(response)) {
+			return response;
+		}
+
+		const body = await response.clone().arrayBuffer();
+		if (body.byteLength <= this.#maxBodyBytes) {
+			this.#entries.set(identity, {etag, status: response.status, statusText: response.statusText, headers: [...response.headers], body});
+		}
+
+		return response;
+	}
+
+	get size(): number {
+		return this.#entries.size;
+	}
+
+	#tooLarge(response: Response): boolean {
+		const length = Number(response.headers.get('content-length'));
+		return Number.isFinite(length) && length > this.#maxBodyBytes;
+	}
+}
