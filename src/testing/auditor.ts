@@ -23,6 +23,7 @@ export class Auditor {
 	#requests: Record<string, number> = {};
 	#total = 0;
 	#overlaps = 0;
+	#conflicts = 0;
 	#overlapsByObject: Record<string, number> = {};
 	#maxInFlightByObject: Record<string, number> = {};
 	#writes: Record<string, LwwWrite[]> = {};
@@ -57,6 +58,11 @@ export class Auditor {
 		record.tracked = true;
 	}
 
+	/** A write was refused for a stale precondition. */
+	conflict(): void {
+		this.#conflicts++;
+	}
+
 	finish(record: AuditRecord, status: number): void {
 		if (record.finished) {
 			return;
@@ -88,6 +94,7 @@ export class Auditor {
 			total: this.#total,
 			overlaps: this.#overlaps,
 			overlapsByObject: this.#overlapsByObject,
+			conflicts: this.#conflicts,
 			maxInFlightByObject: this.#maxInFlightByObject,
 			writes: this.#writes,
 			log: this.#log,
@@ -99,6 +106,7 @@ export class Auditor {
 		this.#requests = {};
 		this.#total = 0;
 		this.#overlaps = 0;
+		this.#conflicts = 0;
 		this.#overlapsByObject = {};
 		this.#maxInFlightByObject = {};
 		this.#writes = {};

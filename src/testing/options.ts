@@ -5,10 +5,15 @@ import {isRecord} from './input.js';
 import type {LwwObjectInit} from './types.js';
 
 /**
-How the server treats concurrent writes. Only `'lww'` (last write wins, no conflict detection, like
-Capacities) exists today; `'etag'` and `'version'` are planned.
+How the server treats concurrent writes:
+- `'lww'`: last write wins, no conflict detection (like Capacities).
+- `'etag'`: a strong `ETag: "<version>"` on object answers; `If-None-Match` on reads answers 304;
+  `If-Match` on writes must match the version stored at write-back time, else 412 (like Rekord).
+- `'version'`: objects carry a read-only integer `version`; a write stating another `version` answers
+  400 `VERSION_MISMATCH` (like Square).
+In the last two, a write without a precondition is applied as in `'lww'`.
 */
-export type LwwMode = 'lww';
+export type LwwMode = 'lww' | 'etag' | 'version';
 
 /** A rate limit: at most `limit` requests per `interval` milliseconds. */
 export type RateLimitOptions = {
@@ -62,8 +67,12 @@ export type LwwServerOptions = {
 	*/
 	readonly objects?: number | readonly LwwObjectInit[];
 	/**
-	Concurrency behaviour. Only `'lww'` is available.
+	Concurrency behaviour: `'lww'` (no conflict detection), `'etag'` (ETag / If-Match → 412) or
+	`'version'` (a `version` field → 400 `VERSION_MISMATCH`). Every mutation of an object, block
+	operations included, increments its version; the check and the write-back happen together, after
+	the latency wait.
 	@default 'lww'
+	@example mode: 'etag'
 	*/
 	readonly mode?: LwwMode;
 	/**
@@ -94,6 +103,7 @@ export type NormalizedOptions = {
 
 const knownOptions = ['port', 'host', 'token', 'latency', 'seed', 'objects', 'mode', 'rateLimit', 'faults'];
 const maxObjects = 100_000;
+const modes: readonly LwwMode[] = ['lww', 'etag', 'version'];
 
 function isNonNegative(value: unknown): value is number {
 	return typeof value === 'number' && Number.isFinite(value) && value >= 0;
@@ -198,9 +208,8 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
 		throw invalid('objects', `an integer from 0 to ${maxObjects} or an array of objects`, objects);
 	}
 
-	if (mode !== 'lww') {
-		const planned = mode === 'etag' || mode === 'version' ? " (the `'etag'` and `'version'` modes are not available yet)" : '';
-		throw invalid('mode', `\`'lww'\`${planned}`, mode);
+	if (!modes.includes(mode as LwwMode)) {
+		throw invalid('mode', "`'lww'`, `'etag'` or `'version'`", mode);
 	}
 
 	return {
@@ -210,7 +219,7 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
 		latency: normalizeLatency(options.latency),
 		seed,
 		objects: objects as number | readonly unknown[],
-		mode,
+		mode: mode as LwwMode,
 		rateLimit: normalizeRateLimit(options.rateLimit),
 		faults: normalizeFaults(options.faults),
 	};

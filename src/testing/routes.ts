@@ -130,10 +130,16 @@ export function createRoutes({store, random, mode, space}: RouteDependencies): R
 		return {object, version: store.version(id) ?? 0};
 	};
 
-	/** The answer for an object, with whatever version headers the mode sends. */
-	const objectReply = (context: RequestContext, id: string): Reply => {
+	/** An answer about an object (`render` picks the representation), versioned the way the mode says. */
+	const objectReply = (context: RequestContext, id: string, render: (object: LwwObject) => unknown): Reply => {
 		const {object, version} = readObject(id);
-		return mode.checkRead(context.headers, version) ?? {status: 200, body: object, headers: mode.versionHeaders(version)};
+		return (
+			mode.checkRead(context.headers, version) ?? {
+				status: 200,
+				body: mode.present(render(object), version),
+				headers: mode.versionHeaders(version),
+			}
+		);
 	};
 
 	/** A block operation's object: named in the body (an extension) or found by the block id. */
@@ -176,7 +182,7 @@ export function createRoutes({store, random, mode, space}: RouteDependencies): R
 			'GET /object',
 			context => {
 				const id = expectUuid(context.query.get('id') ?? undefined, 'id');
-				return {kind: 'read', objectId: id, run: () => objectReply(context, id)};
+				return {kind: 'read', objectId: id, run: () => objectReply(context, id, object => object)};
 			},
 		],
 		[
@@ -262,10 +268,8 @@ export function createRoutes({store, random, mode, space}: RouteDependencies): R
 				return {
 					kind: 'read',
 					objectId: id,
-					run() {
-						const {object} = readObject(id);
-						return {status: 200, body: {id, markdown: blocksToMarkdown(object.blocks[mainPropertyId(object)] ?? [])}};
-					},
+					run: () =>
+						objectReply(context, id, object => ({id, markdown: blocksToMarkdown(object.blocks[mainPropertyId(object)] ?? [])})),
 				};
 			},
 		],

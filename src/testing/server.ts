@@ -32,6 +32,11 @@ export type LwwServer = {
 	/** A copy of the stored object, or `undefined` when there is none. */
 	object(id: string): LwwObject | undefined;
 	/**
+	The stored object's version (what `'etag'` mode sends as `ETag: "<version>"` and `'version'` mode
+	as `version`), or `undefined` when there is none. Starts at 1; every applied mutation adds 1.
+	*/
+	version(id: string): number | undefined;
+	/**
 	Scripts the faults of the next accepted requests, in arrival order, before the `faults` option
 	is consulted; `undefined` entries mean "no fault".
 	*/
@@ -165,6 +170,10 @@ class ReferenceServer implements LwwServer {
 		return this.#store.read(id);
 	}
 
+	version(id: string): number | undefined {
+		return this.#store.version(id);
+	}
+
 	injectFaults(next: ReadonlyArray<FaultKind | undefined>): void {
 		this.#faults.inject(normalizeScript(next));
 	}
@@ -276,6 +285,10 @@ class ReferenceServer implements LwwServer {
 				headers: request.headers,
 			};
 			const operation = route(context);
+			if (operation.kind === 'write') {
+				this.#mode.checkInput(context);
+			}
+
 			record.kind = operation.kind;
 			record.objectId = operation.objectId;
 			this.#auditor.accept(record);
@@ -339,8 +352,12 @@ class ReferenceServer implements LwwServer {
 		if (operation.kind === 'read') {
 			reply = operation.run();
 		} else {
-			const rejection = this.#mode.checkWrite(context.headers, context.body, this.#store.version(operation.objectId));
+			// Checked against the version stored now, in the same turn as the write-back. A write whose
+			// version matches read that same version before its wait (versions only grow), so the copy it
+			// applies to is current.
+			const rejection = this.#mode.checkWrite(context, operation.objectId, this.#store.version(operation.objectId));
 			if (rejection) {
+				this.#auditor.conflict();
 				throw rejection;
 			}
 
@@ -352,7 +369,11 @@ class ReferenceServer implements LwwServer {
 				outcome.object.lastUpdated = new Date().toISOString();
 				syncTitle(outcome.object);
 				const {version} = this.#store.write(outcome.object);
-				reply = {status: outcome.status ?? 200, body: outcome.body, headers: this.#mode.versionHeaders(version)};
+				reply = {
+					status: outcome.status ?? 200,
+					body: this.#mode.present(outcome.body, version),
+					headers: this.#mode.versionHeaders(version),
+				};
 			}
 		}
 
@@ -405,13 +426,20 @@ class ReferenceServer implements LwwServer {
 	}
 
 	#send(response: ServerResponse, record: AuditRecord, reply: Reply, headers: Record<string, string>): void {
-		const text = JSON.stringify(reply.body);
 		// Recorded before the bytes leave, so a client that reacts to this answer never overlaps it.
 		this.#auditor.finish(record, reply.status);
 		if (response.destroyed || response.headersSent) {
 			return;
 		}
 
+		// A 304 has no content (RFC 9110 §15.4.5).
+		if (reply.status === 304) {
+			response.writeHead(reply.status, {...headers, ...reply.headers});
+			response.end();
+			return;
+		}
+
+		const text = JSON.stringify(reply.body);
 		response.writeHead(reply.status, {
 			'Content-Type': jsonType,
 			'Content-Length': String(Buffer.byteLength(text)),

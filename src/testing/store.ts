@@ -14,7 +14,7 @@ import type {Random} from './random.js';
 import {InputError} from './reply.js';
 import type {LwwObject, LwwPropertyValue} from './types.js';
 
-/** A stored object and its version, which every write-back increments (the base of future ETag/version modes). */
+/** A stored object and its version, which every write-back increments (the ETag / `version` of the modes). */
 export type StoredEntry = {
 	readonly object: LwwObject;
 	readonly version: number;
@@ -121,6 +121,9 @@ export function parseObjectBody(
 
 export class ObjectStore {
 	readonly #entries = new Map<string, StoredEntry>();
+	// Versions of deleted objects: a write racing a delete may store the object again, and its version
+	// must go on from where it was, never back to a number a client saw for older content.
+	readonly #deletedVersions = new Map<string, number>();
 	readonly #random: Random;
 	readonly #seededStructures = new Set<string>();
 
@@ -210,14 +213,23 @@ export class ObjectStore {
 		return this.#entries.get(id)?.version;
 	}
 
-	/** The write-back: the whole object replaces whatever is stored now. */
+	/** The write-back: the whole object replaces whatever is stored now, one version later. */
 	write(object: LwwObject): StoredEntry {
-		const entry = {object: syncTitle(structuredClone(object)), version: (this.#entries.get(object.id)?.version ?? 0) + 1};
-		this.#entries.set(object.id, entry);
+		const {id} = object;
+		const previous = this.#entries.get(id)?.version ?? this.#deletedVersions.get(id) ?? 0;
+		this.#deletedVersions.delete(id);
+		const entry = {object: syncTitle(structuredClone(object)), version: previous + 1};
+		this.#entries.set(id, entry);
 		return entry;
 	}
 
 	delete(id: string): boolean {
+		const entry = this.#entries.get(id);
+		if (!entry) {
+			return false;
+		}
+
+		this.#deletedVersions.set(id, entry.version);
 		return this.#entries.delete(id);
 	}
 

@@ -103,6 +103,12 @@ export type LwwReport = {
 	readonly overlaps: number;
 	/** `overlaps` by object id; objects without overlaps are absent. */
 	readonly overlapsByObject: Readonly<Record<string, number>>;
+	/**
+	Writes refused by their precondition: a stale If-Match or matching If-None-Match (`'etag'` mode,
+	412 `precondition_failed`) or a stale `version` (`'version'` mode, 400 `VERSION_MISMATCH`).
+	Always `0` in `'lww'`.
+	*/
+	readonly conflicts: number;
 	/** The largest number of mutations of one object tree in flight at once, by object id. */
 	readonly maxInFlightByObject: Readonly<Record<string, number>>;
 	/** Finished mutations by object id, in the order they finished. */
