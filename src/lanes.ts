@@ -1,3 +1,4 @@
+import {Admission} from './adapters/admission.js';
 import {createLaneFetch, type FetchFeatures} from './adapters/fetch.js';
 import type {FetchLike, HttpDeps} from './adapters/http.js';
 import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
@@ -37,7 +38,7 @@ export type Lanes = {
 	/** Runs `fn` as a read of `keys`: at once in 'parallel' mode, after the writes queued before it in 'shared' mode. */
 	read<T>(keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T>;
 	/** GET `url`, apply `mutate`, write the result, all under one write-lane hold. */
-	update<T = unknown>(url: string | URL, mutate: Mutate<T>, options?: UpdateOptions): Promise<UpdateResult<T>>;
+	update<T = unknown, W = T>(url: string | URL, mutate: Mutate<T, W>, options?: UpdateOptions): Promise<UpdateResult<T | W>>;
 	/** A snapshot of the lanes. */
 	stats(): Stats;
 	/** Subscribes to one event type (or `'*'` for all); returns the unsubscribe function. */
@@ -71,7 +72,8 @@ export function createLanes(options?: LanesOptions): Lanes {
 		backend,
 		emitter,
 	});
-	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: undefined};
+	const admission = new Admission();
+	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: undefined, admission};
 	const features: FetchFeatures = {
 		cache: normalized.cache ? new EtagCache(normalized.cache) : undefined,
 		coalescer: normalized.coalesce ? new Coalescer() : undefined,
@@ -90,7 +92,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		return createLaneFetch(engine, deps, features, request => fetchImpl(request));
 	};
 
-	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
+	const enter = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
 		if (!limiter.limited) {
 			return engine.run(keys, kind, fn, options);
 		}
@@ -101,6 +103,15 @@ export function createLanes(options?: LanesOptions): Lanes {
 
 		// The whole function is one request as far as the global limiter knows.
 		return engine.run(keys, kind, context => limiter.run(async () => fn(context), context.signal), options);
+	};
+
+	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
+		if (admission.busy) {
+			// An HTTP call made earlier is still reading its body: it enters its lane first.
+			return admission.defer(() => enter(kind, keys, fn, options));
+		}
+
+		return enter(kind, keys, fn, options);
 	};
 
 	let closing: Promise<void> | undefined;

@@ -146,7 +146,7 @@ function boolean(option: string, value: unknown): boolean {
 export function normalizeOptions(options: LanesOptions | undefined): NormalizedOptions {
 	if (options === undefined) {
 		options = {};
-	} else if (typeof options !== 'object' || options === null) {
+	} else if (typeof options !== 'object' || options === null || Array.isArray(options)) {
 		throw invalid('options', 'an object', options);
 	}
 

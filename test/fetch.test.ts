@@ -1,6 +1,6 @@
 import type {ServerResponse} from 'node:http';
 import {afterEach, expect, test} from 'vitest';
-import {createLanes, type LaneEvent, UncertainOutcomeError} from '../src/index.js';
+import {capacities, createLanes, type LaneEvent, UncertainOutcomeError} from '../src/index.js';
 import {deferred, startServer, type TestServer} from './http-helpers.js';
 
 let server: TestServer | undefined;
@@ -220,4 +220,35 @@ test('lanes.fetch - an invalid URL rejects with a TypeError and leaves no lane b
 	const lanes = createLanes();
 	await expect(lanes.fetch('not a url')).rejects.toThrow(TypeError);
 	expect(lanes.stats().lanes).toEqual([]);
+});
+
+test('lanes.fetch - a write whose body takes longer to read is still queued before a later write', async () => {
+	const seen: string[] = [];
+	const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
+		const request = new Request(input, init);
+		seen.push(await request.text());
+		return new Response('{}');
+	};
+
+	const lanes = createLanes({keys: capacities()});
+	const laneFetch = lanes.wrapFetch(fetchImpl);
+	const release = deferred();
+	const slowBody = new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			await release.promise;
+			controller.enqueue(new TextEncoder().encode('{"id":"a1","properties":{"n":1}}'));
+			controller.close();
+		},
+	});
+	const json = {'content-type': 'application/json'};
+	const first = laneFetch('https://api.capacities.io/object', {method: 'PATCH', headers: json, body: slowBody, duplex: 'half'} as RequestInit);
+	const second = laneFetch('https://api.capacities.io/object', {method: 'PATCH', headers: json, body: '{"id":"a1","properties":{"n":2}}'});
+	const third = lanes.write('objects/a1', () => {
+		seen.push('write()');
+	});
+	await new Promise(resolve => setImmediate(resolve));
+	expect(seen).toEqual([]);
+	release.resolve();
+	await Promise.all([first, second, third]);
+	expect(seen).toEqual(['{"id":"a1","properties":{"n":1}}', '{"id":"a1","properties":{"n":2}}', 'write()']);
 });

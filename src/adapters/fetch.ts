@@ -45,6 +45,7 @@ another in call order, reads per the `reads` mode, each with its retries inside 
 is released when its headers arrive.
 */
 export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchFeatures, fetchImpl: FetchLike): typeof globalThis.fetch {
+	const {admission} = deps;
 	const puts = new WeakMap<Task<unknown>, PutState>();
 
 	const verify = async (context: LaneContext, call: Call, failed: Request): Promise<boolean | undefined> => {
@@ -148,7 +149,7 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 		return engine.run(keys, call.kind, context => exchange(context, call), {signal: call.request.signal}, summarize(call.request));
 	};
 
-	return async function laneFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+	const prepare = async (input: RequestInfo | URL, init: RequestInit | undefined): Promise<{keys: readonly string[]; call: Call}> => {
 		let request = new Request(input, init);
 		const laneRequest = await toLaneRequest(request, deps.keys.readsBody);
 		const {keys, kind} = deps.keys.resolve(laneRequest);
@@ -161,14 +162,33 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 			}
 		}
 
+		return {keys, call: {request, laneRequest, kind, idempotent}};
+	};
+
+	const enter = ({keys, call}: {keys: readonly string[]; call: Call}): Promise<Response> => {
+		const {request, laneRequest, kind} = call;
 		if (features.coalescer && request.method === 'GET' && kind === 'read') {
-			const shared = request;
-			return features.coalescer.run(requestIdentity(laneRequest), shared.signal, signal =>
-				runLane(keys, {request: new Request(shared, {signal}), laneRequest, kind, idempotent}),
-			);
+			return features.coalescer.run(requestIdentity(laneRequest), request.signal, signal => runLane(keys, {...call, request: new Request(request, {signal})}));
 		}
 
-		return runLane(keys, {request, laneRequest, kind, idempotent});
+		return runLane(keys, call);
+	};
+
+	return function laneFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+		// The place in call order is taken now: a body that takes longer to read must not let a later write overtake.
+		const place = admission.reserve();
+		return prepare(input, init).then(
+			prepared =>
+				new Promise<Response>((resolve, reject) => {
+					admission.admit(place, () => {
+						enter(prepared).then(resolve, reject);
+					});
+				}),
+			(error: unknown) => {
+				admission.release(place);
+				throw error;
+			},
+		);
 	};
 }
 

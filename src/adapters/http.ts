@@ -1,4 +1,5 @@
 import {clock, sleep} from '../core/clock.js';
+import type {Admission} from './admission.js';
 import type {LaneContext} from '../core/engine.js';
 import type {Emitter, RequestSummary} from '../core/events.js';
 import type {Limiter} from '../core/limiter.js';
@@ -8,7 +9,7 @@ import type {CompiledKeys, LaneRequest} from '../keys/types.js';
 /** Paces requests by what the server announces in its rate-limit headers, per bucket. */
 export type Pacing = {
 	wait(bucket: string, signal?: AbortSignal): Promise<void>;
-	observe(bucket: string, headers: Headers, now: number): void;
+	observe(bucket: string, headers: Headers | undefined, now: number): void;
 };
 
 /** What the HTTP adapters share with the lanes instance. */
@@ -18,6 +19,8 @@ export type HttpDeps = {
 	readonly retry: RetryPolicy;
 	readonly keys: CompiledKeys;
 	readonly pacing: Pacing | undefined;
+	/** Call order across the adapters' asynchronous preparation. */
+	readonly admission: Admission;
 };
 
 export type FetchLike = (input: Request) => Promise<Response>;
@@ -64,12 +67,11 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 	// A body can be sent once; keep the original unread and send clones when a retry may follow.
 	const mayRetry = retry.limit > 0 && request.body !== null;
 	for (let attempt = 1; ; attempt++) {
+		const attemptRequest = mayRetry ? request.clone() : request;
 		if (pacing) {
 			// Waiting for the quota happens before taking a global slot, so it never occupies one.
 			await pacing.wait(bucket, signal);
 		}
-
-		const attemptRequest = mayRetry ? request.clone() : request;
 		let response: Response | undefined;
 		let error: unknown;
 		let sent = false;
@@ -86,8 +88,9 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 			error = caught;
 		}
 
-		if (response && pacing) {
-			pacing.observe(bucket, response.headers, clock.now());
+		if (pacing) {
+			// Every wait is matched by one observe: a request that got no answer frees its place in the quota too.
+			pacing.observe(bucket, response?.headers, clock.now());
 		}
 
 		const decision = decideRetry(retry, method, attempt, {response, error, aborted: signal.aborted}, clock.now());

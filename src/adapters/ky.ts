@@ -1,7 +1,7 @@
 import {clock} from '../core/clock.js';
 import {invalid} from '../core/describe.js';
 import type {Engine} from '../core/engine.js';
-import type {LaneRequest} from '../keys/types.js';
+import type {LaneRequest, OperationKind} from '../keys/types.js';
 import {parseRetryAfter} from '../core/retry.js';
 import {toLaneRequest} from '../keys/request.js';
 import {type HttpDeps, summarize} from './http.js';
@@ -51,24 +51,36 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 
 		const hold = (request: Request): Promise<void> => {
 			held ??= (async () => {
-				laneRequest = await toLaneRequest(request, deps.keys.readsBody);
-				const {keys, kind} = deps.keys.resolve(laneRequest);
+				// No user code runs between taking the place and entering the lane, so waiting for it cannot deadlock.
+				const place = deps.admission.reserve();
+				let keys: readonly string[];
+				let kind: OperationKind;
+				try {
+					laneRequest = await toLaneRequest(request, deps.keys.readsBody);
+					({keys, kind} = deps.keys.resolve(laneRequest));
+				} catch (error) {
+					deps.admission.release(place);
+					throw error;
+				}
+
 				await new Promise<void>((granted, refused) => {
 					const finished = new Promise<void>(resolve => {
 						release = resolve;
 					});
-					engine
-						.run(
-							keys,
-							kind,
-							() => {
-								granted();
-								return finished;
-							},
-							{signal: request.signal},
-							summarize(request),
-						)
-						.catch(refused);
+					deps.admission.admit(place, () => {
+						engine
+							.run(
+								keys,
+								kind,
+								() => {
+									granted();
+									return finished;
+								},
+								{signal: request.signal},
+								summarize(request),
+							)
+							.catch(refused);
+					});
 				});
 			})();
 			return held;

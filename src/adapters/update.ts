@@ -1,6 +1,7 @@
 import {sleep} from '../core/clock.js';
 import {invalid} from '../core/describe.js';
-import type {Engine} from '../core/engine.js';
+import type {Engine, LaneContext} from '../core/engine.js';
+import type {LaneRequest} from '../keys/types.js';
 import {ConflictError, HttpError, type Reply} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
 import {defaultKey} from '../keys/normalize.js';
@@ -66,8 +67,11 @@ export type UpdateResult<T> = {
 	readonly attempts: number;
 };
 
-/** `mutate` gets the parsed JSON and returns the new state, or `undefined` to write nothing. It may run once per attempt. */
-export type Mutate<T> = (current: T, context: {readonly signal: AbortSignal | undefined; readonly attempt: number}) => T | undefined | Promise<T | undefined>;
+/**
+`mutate` gets the parsed JSON read (`T`) and returns what to write (`W`, by default the same shape),
+or `undefined` to write nothing. It runs once per attempt, each time on a fresh read.
+*/
+export type Mutate<T, W = T> = (current: T, context: {readonly signal: AbortSignal | undefined; readonly attempt: number}) => W | undefined | Promise<W | undefined>;
 
 const defaultConflictBackoff = (attempt: number) => Math.round(Math.random() * Math.min(1000, 50 * 2 ** (attempt - 1)));
 
@@ -77,15 +81,15 @@ Read-modify-write under one hold of the resource's write lane: GET, `mutate`, wr
 its resources, the write carries the version read as a precondition, and a conflict (someone outside
 these lanes wrote in between) re-reads and re-applies `mutate`, all inside the lane.
 */
-export async function update<T>(
+export async function update<T, W = T>(
 	engine: Engine,
 	deps: HttpDeps,
 	features: FetchFeatures,
 	defaultFetch: FetchLike,
 	url: string | URL,
-	mutate: Mutate<T>,
+	mutate: Mutate<T, W>,
 	options: UpdateOptions = {},
-): Promise<UpdateResult<T>> {
+): Promise<UpdateResult<T | W>> {
 	if (typeof mutate !== 'function') {
 		throw invalid('mutate', 'a function', mutate);
 	}
@@ -112,8 +116,17 @@ export async function update<T>(
 	}
 
 	const fetchImpl: FetchLike = options.fetch ? request => options.fetch!(request) : defaultFetch;
-	const read = new Request(url, {method: 'GET', headers: headers ?? {}, signal: signal ?? null});
-	const laneRequest = await toLaneRequest(read, false);
+	const place = deps.admission.reserve();
+	let read: Request;
+	let laneRequest: LaneRequest;
+	try {
+		read = new Request(url, {method: 'GET', headers: headers ?? {}, signal: signal ?? null});
+		laneRequest = await toLaneRequest(read, false);
+	} catch (error) {
+		deps.admission.release(place);
+		throw error;
+	}
+
 	const resolved = deps.keys.resolve(laneRequest);
 	// Holding no lane would make the read-modify-write unguarded; fall back to the URL's own key.
 	const keys = resolved.keys.length > 0 ? resolved.keys : [defaultKey(laneRequest.url)];
@@ -125,10 +138,7 @@ export async function update<T>(
 		return version === undefined ? undefined : String(version);
 	};
 
-	return engine.run(
-		keys,
-		'write',
-		async context => {
+	const task = async (context: LaneContext): Promise<UpdateResult<W | T>> => {
 			let lastReply: Reply | undefined;
 			for (let attempt = 1; attempt <= attempts; attempt++) {
 				const current = await send(deps, fetchImpl, read, {context, summary: readSummary, laneRequest}).catch(unwrap);
@@ -219,8 +229,11 @@ export async function update<T>(
 				`Lane ${formatKey(keys.length === 1 ? keys[0] : keys)}: the write still conflicted after ${attempts} read-modify-write attempts (last answer ${lastReply?.status})`,
 				{key: keys, attempts, reply: lastReply},
 			);
-		},
-		{signal},
-		readSummary,
-	);
+	};
+
+	return new Promise((resolve, reject) => {
+		deps.admission.admit(place, () => {
+			engine.run(keys, 'write', task, {signal}, readSummary).then(resolve, reject);
+		});
+	});
 }

@@ -312,10 +312,9 @@ export class Engine {
 					queueTimeout === false &&
 					request === undefined &&
 					!emitter.active &&
-					backend.inProcess === true &&
-					node.queued < maxQueuePerKey
+					backend.inProcess === true
 				) {
-					const segment = this.#segmentFor(node);
+					const segment = this.#segmentFor(node, maxQueuePerKey);
 					if (segment) {
 						return this.#append(segment, task) as Promise<T>;
 					}
@@ -381,7 +380,14 @@ export class Engine {
 					});
 		}
 
-		const node = this.#nodes.get(canonicalKey(key));
+		let canonical: string;
+		try {
+			canonical = canonicalKey(key);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+
+		const node = this.#nodes.get(canonical);
 		if (node === undefined) {
 			return Promise.resolve();
 		}
@@ -414,7 +420,7 @@ export class Engine {
 				const lane = laneOf(operation.node);
 				if (operation.busy) {
 					active++;
-					lane.heldMs ||= now - operation.startedAt;
+					lane.heldMs = Math.max(lane.heldMs, now - operation.startedAt);
 				}
 
 				if (waiting > 0) {
@@ -436,7 +442,7 @@ export class Engine {
 				if (isQueued) {
 					lane.waitMs ||= now - operation.enqueuedAt;
 				} else {
-					lane.heldMs ||= now - operation.startedAt;
+					lane.heldMs = Math.max(lane.heldMs, now - operation.startedAt);
 				}
 			}
 		}
@@ -488,10 +494,11 @@ export class Engine {
 	// --- Segments -----------------------------------------------------------------------------
 
 	/** The open segment of `node`, a new one when the node's tree is quiet, or `undefined`. */
-	#segmentFor(node: Node): Segment | undefined {
+	#segmentFor(node: Node, maxQueued: number): Segment | undefined {
 		const {tail} = node;
 		if (tail !== undefined) {
-			return isSegment(tail) && tail.open ? tail : undefined;
+			// The head task waits only while another task runs; otherwise it is about to start.
+			return isSegment(tail) && tail.open && node.queued - (tail.busy ? 0 : 1) < maxQueued ? tail : undefined;
 		}
 
 		if (node.children !== undefined && node.children.size > 0) {
@@ -726,11 +733,7 @@ export class Engine {
 		}
 
 		operation.reject(reason);
-		if (operation.pending === 0) {
-			this.#ready.push(operation);
-			this.#drain();
-		}
-
+		// With no blockers left it is in the ready list already (cancelled by code running inside a drain): the drain finishes it.
 		this.#notifyIdle(operation.nodes);
 	}
 

@@ -34,7 +34,33 @@ export class Limiter {
 			return task();
 		}
 
-		return queue.add(task, {signal, priority});
+		if (signal === undefined) {
+			return queue.add(task, {priority});
+		}
+
+		// p-queue races a running task against its signal, which would free the slot (and the lane) while the task still runs: the signal counts only while waiting.
+		const waiting = new AbortController();
+		const onAbort = () => {
+			waiting.abort(signal.reason);
+		};
+
+		if (signal.aborted) {
+			onAbort();
+		} else {
+			signal.addEventListener('abort', onAbort, {once: true});
+		}
+
+		return queue
+			.add(
+				async () => {
+					signal.removeEventListener('abort', onAbort);
+					return task();
+				},
+				{signal: waiting.signal, priority},
+			)
+			.finally(() => {
+				signal.removeEventListener('abort', onAbort);
+			});
 	}
 
 	/** Stops starting requests for `ms` (a 429 with Retry-After: rate limits belong to the token, not the resource). */

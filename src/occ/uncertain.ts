@@ -18,7 +18,7 @@ export type UncertainOptions = UncertainPolicyName | {readonly policy: Uncertain
 export type UncertainPolicy = {readonly policy: UncertainPolicyName; readonly graceMs: number};
 
 export function normalizeUncertain(value: UncertainOptions | undefined): UncertainPolicy {
-	const options = typeof value === 'string' ? {policy: value} : (value ?? {policy: 'settle' as const});
+	const options = value === undefined ? {policy: 'settle' as const} : typeof value === 'string' ? {policy: value} : value;
 	if (typeof options !== 'object' || options === null) {
 		throw invalid('uncertain', "`'settle'`, `'verify'`, `'fail'` or `{policy, graceMs}`", value);
 	}
