@@ -13,6 +13,18 @@ export type {RetryOptions} from './core/retry.js';
 export type {KyInstanceLike} from './adapters/ky.js';
 export type {Mutate, UpdateOptions, UpdateResult} from './adapters/update.js';
 export {capacities, type CapacitiesOptions} from './keys/capacities.js';
+export {
+	etag,
+	type EtagOptions,
+	kubernetes,
+	type KubernetesOptions,
+	notion,
+	type NotionOptions,
+	rekord,
+	type RekordOptions,
+	square,
+	type SquareOptions,
+} from './presets/index.js';
 export {defaultKey, normalizeUrl} from './keys/normalize.js';
 export type {KeyDecision, KeyPattern, KeyRule, KeysOption, LaneKeys, LaneRequest, OperationKind, Preset} from './keys/types.js';
 export {

@@ -259,3 +259,29 @@ test('capacities() - through toLaneRequest, the id in a JSON request body picks 
 	const untyped = new Request(`${base}/object`, {method: 'PATCH', body});
 	expect(compiled.resolve(await toLaneRequest(untyped, compiled.readsBody))).toEqual({keys: ['objects'], kind: 'write'});
 });
+
+test('capacities() - rate-limit buckets are per endpoint: method and path', () => {
+	const {preset} = setup();
+	const bucket = (method: string, path: string, body?: unknown) => preset.bucket?.(laneRequest(method, path, body));
+	expect(bucket('PATCH', '/object', {id: objectId})).toBe('PATCH /object');
+	expect(bucket('GET', `/object?id=${objectId}`)).toBe('GET /object');
+	expect(bucket('DELETE', `/object?id=${otherId}`)).toBe('DELETE /object');
+	expect(bucket('POST', '/blocks/append', {id: objectId})).toBe('POST /blocks/append');
+	expect(bucket('POST', '/blocks/daily-note/append', {markdown: 'x'})).toBe('POST /blocks/daily-note/append');
+	expect(bucket('POST', '/objects/search', {query: 'x'})).toBe('POST /objects/search');
+	expect(bucket('GET', '/space/structures')).toBe('GET /space/structures');
+	expect(bucket('PATCH', '/object//')).toBe('PATCH /object');
+});
+
+test('capacities() - paths that are not endpoints share the origin bucket', () => {
+	const {preset} = setup();
+	expect(preset.bucket?.(laneRequest('GET', `/objects/${objectId}`))).toBe(base);
+	expect(preset.bucket?.(laneRequest('POST', '/something/new'))).toBe(base);
+	expect(capacities({blockOwners: false}).bucket?.(laneRequest('PATCH', '/object', {id: objectId}))).toBe('PATCH /object');
+});
+
+test('capacities() - sets no global rate limit: quotas differ per endpoint and are paced by bucket', () => {
+	expect(capacities().rateLimit).toBeUndefined();
+	expect(capacities({blockOwners: false}).rateLimit).toBeUndefined();
+	expect(() => compileKeys(capacities())).not.toThrow();
+});

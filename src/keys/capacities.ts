@@ -151,6 +151,30 @@ function learn(owners: BoundedMap<string, string>, object: unknown, requestedId:
 	}
 }
 
+/** The documented endpoint paths; each (with its method) has its own rate-limit quota. */
+const endpoints = new Set([
+	'/blocks/append',
+	'/blocks/block',
+	'/blocks/daily-note/append',
+	'/blocks/markdown/append',
+	'/object',
+	'/object/markdown',
+	'/object/url',
+	'/objects/search',
+	'/space',
+	'/space/structures',
+]);
+
+/**
+The rate-limit bucket of a request: its endpoint, `METHOD /path` (`PATCH /object`), since Capacities
+counts requests per token per endpoint. Other paths share the origin's bucket, so an unknown path
+with ids in it cannot grow the number of buckets.
+*/
+function bucket(request: LaneRequest): string {
+	const {method, url} = request;
+	return endpoints.has(url.pathname) ? `${method} ${url.pathname}` : url.origin;
+}
+
 function validateOptions(options: unknown): number | false {
 	if (options === undefined) {
 		return 10_000;
@@ -216,6 +240,13 @@ Facts relied on, from the public API docs at developers.capacities.io (beta):
   and are required for patch, delete and position operations.
 - Not documented there: whether the `PATCH /blocks/block` body names the owning object, hence the
   shapes accepted above and the learned map.
+- Overview → Rate limiting (https://developers.capacities.io/api/overview/rate-limiting): limits apply per API token, per endpoint, per time window; each endpoint
+  states its own quota in the reference, and every response carries `RateLimit: limit=5,
+  remaining=4, reset=58`. Hence `bucket`: one pacing bucket per endpoint (`METHOD /path`), paced by
+  those headers. The preset sets no `rateLimit`: one global limit cannot express quotas that differ
+  per endpoint (observed ones run from about 10 to 30 requests per minute); a limit low enough for
+  the smallest quota would needlessly slow every other endpoint, and the headers already tell each
+  bucket its exact quota. Set `rateLimit` yourself to cap the total.
 
 @example
 ```
@@ -304,7 +335,7 @@ export function capacities(options?: CapacitiesOptions): Preset {
 	};
 
 	if (owners === undefined) {
-		return {name: 'capacities', rule, readsBody: true};
+		return {name: 'capacities', rule, readsBody: true, bucket};
 	}
 
 	const observe = async (request: LaneRequest, response: Response): Promise<void> => {
@@ -321,5 +352,5 @@ export function capacities(options?: CapacitiesOptions): Preset {
 		}
 	};
 
-	return {name: 'capacities', rule, readsBody: true, observe};
+	return {name: 'capacities', rule, readsBody: true, observe, bucket};
 }

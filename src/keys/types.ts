@@ -70,8 +70,8 @@ export type Preset = {
 	readonly versioning?: Versioning;
 	/**
 	Whether an answer to a write is a conflict (a stale version) worth re-reading and re-applying.
-	412 and 409 always are; this adds API-specific ones (Square answers 400 `VERSION_MISMATCH`).
-	`body` is the parsed JSON body, when there is one.
+	412 always is; without this, so are 409 and a 400 whose `errors[].code` is `VERSION_MISMATCH`.
+	With it, this decides for everything but 412. `body` is the parsed JSON body, when there is one.
 	*/
 	readonly isConflict?: (status: number, body: unknown) => boolean;
 	/**

@@ -1,20 +1,21 @@
 import type {Preset} from '../keys/types.js';
 
 /**
-Whether an answer to a conditional write means "someone changed it since you read it": 412
-(RFC 9110 §15.5.13), 409 (a state conflict: Notion `conflict_error`, Kubernetes `Conflict`), a
-Square-style 400 with an error code `VERSION_MISMATCH`, or whatever the preset adds.
+Whether an answer to a conditional write means "someone changed it since you read it": always 412
+(RFC 9110 §15.5.13); then the preset's `isConflict` when it has one; else 409 (a state conflict) or a
+Square-style 400 with an error code `VERSION_MISMATCH`.
 */
 export function isConflict(status: number, body: unknown, preset: Preset | undefined): boolean {
-	if (status === 412 || status === 409) {
+	if (status === 412) {
 		return true;
 	}
 
-	if (status === 400 && hasErrorCode(body, 'VERSION_MISMATCH')) {
-		return true;
+	// A preset knows its API's 409s (Kubernetes answers 409 `AlreadyExists` too, which no re-read fixes).
+	if (preset?.isConflict) {
+		return preset.isConflict(status, body);
 	}
 
-	return preset?.isConflict?.(status, body) === true;
+	return status === 409 || (status === 400 && hasErrorCode(body, 'VERSION_MISMATCH'));
 }
 
 function hasErrorCode(body: unknown, code: string): boolean {
