@@ -123,7 +123,7 @@ test('capacities() - the host is ignored, unknown paths and methods use the defa
 	const proxied = compiled.resolve({...laneRequest('GET', '/'), url: normalizeUrl(`http://127.0.0.1:9000/object?id=${objectId}`)});
 	expect(proxied.keys).toEqual([`objects/${objectId}`]);
 	expect(resolve('POST', '/something/new')).toEqual({keys: ['api.capacities.io/something/new'], kind: 'write'});
-	expect(resolve('PUT', '/object', {id: objectId})).toEqual({keys: ['api.capacities.io/object'], kind: 'write'});
+	expect(resolve('PUT', '/object/url', {id: objectId})).toEqual({keys: ['api.capacities.io/object/url'], kind: 'write'});
 	expect(resolve('GET', '/objects/search')).toEqual({keys: ['api.capacities.io/objects/search'], kind: 'read'});
 });
 
@@ -284,4 +284,13 @@ test('capacities() - sets no global rate limit: quotas differ per endpoint and a
 	expect(capacities().rateLimit).toBeUndefined();
 	expect(capacities({blockOwners: false}).rateLimit).toBeUndefined();
 	expect(() => compileKeys(capacities())).not.toThrow();
+});
+
+test('capacities() - PUT /object, DELETE /object with the id in the body and PUT /object/blocks take the object lane', async () => {
+	const {resolve, readsBody} = compileKeys(capacities());
+	const json = {'content-type': 'application/json'};
+	const lane = async (request: Request) => resolve(await toLaneRequest(request, readsBody));
+	expect(await lane(new Request('https://api.capacities.io/object', {method: 'PUT', headers: json, body: '{"id":"A1"}'}))).toEqual({keys: ['objects/a1'], kind: 'write'});
+	expect(await lane(new Request('https://api.capacities.io/object', {method: 'DELETE', headers: json, body: '{"id":"a1"}'}))).toEqual({keys: ['objects/a1'], kind: 'write'});
+	expect(await lane(new Request('https://api.capacities.io/object/blocks', {method: 'PUT', headers: json, body: '{"id":"a1","blocks":[]}'}))).toEqual({keys: ['objects/a1'], kind: 'write'});
 });

@@ -203,7 +203,8 @@ travel in the query string or the JSON body, never in the path. Keys carry no or
 | Request | Lane | Kind |
 | --- | --- | --- |
 | `GET /object?id=X`, `DELETE /object?id=X` | `objects/X` | read / write |
-| `PATCH /object` (`body.id`) | `objects/X` | write |
+| `PATCH /object` (`body.id`); `PUT /object`, `DELETE /object` with `body.id` (not published; the reference server has them) | `objects/X` | write |
+| `GET /object/blocks?id=X`, `PUT /object/blocks` (`body.id`) (reference server) | `objects/X` | read / write |
 | `GET /object/markdown?id=X`, `PATCH /object/markdown` (`body.id`) | `objects/X` | read / write |
 | `POST /blocks/append`, `POST /blocks/markdown/append` (`body.id`, the object) | `objects/X` | write |
 | `PATCH /blocks/block` (and any other method on that path) | the owning object, else `objects` | by method |
@@ -267,12 +268,13 @@ export function capacities(options?: CapacitiesOptions): Preset {
 					return objectLanes(queryIds(url, 'id'), 'read');
 				}
 
-				if (method === 'PATCH') {
+				// PUT is not in the published API; whoever sends one (a test server, a future version) replaces the object.
+				if (method === 'PATCH' || method === 'PUT') {
 					return objectLanes(bodyId(body), 'write');
 				}
 
-				if (method === 'DELETE' && url.pathname === '/object') {
-					return objectLanes(queryIds(url, 'id'), 'write');
+				if (method === 'DELETE') {
+					return objectLanes([...queryIds(url, 'id'), ...bodyId(body)], 'write');
 				}
 
 				if (method === 'POST') {
@@ -280,6 +282,11 @@ export function capacities(options?: CapacitiesOptions): Preset {
 				}
 
 				break;
+			}
+
+			case '/object/blocks': {
+				// Not in the published API either: the reference server's whole-block-tree replacement.
+				return method === 'GET' ? objectLanes(queryIds(url, 'id'), 'read') : objectLanes(bodyId(body), 'write');
 			}
 
 			case '/object/url': {
