@@ -291,7 +291,7 @@ test('writelane demo --help and writelane help serve - each command documents it
 	expect(await main(['help', 'serve'], serve.io)).toBe(0);
 	for (const [text, flags] of [
 		[demo.stdout(), ['--seed', '--automations', '--edits', '--objects', '--latency', '--no-timeline', '--json']],
-		[serve.stdout(), ['--port', '--host', '--objects', '--latency', '--token', '--rate', '--seed']],
+		[serve.stdout(), ['--port', '--host', '--objects', '--latency', '--token', '--rate', '--seed', '--mode']],
 	] as const) {
 		expect(text).toMatch(/^Usage$/m);
 		expect(text).toMatch(/^Options$/m);
@@ -325,6 +325,7 @@ test('usage errors - exit code 2 and a message naming the flag and the value', a
 		[io => runServe(['--rate', '0/s'], io), /Expected `--rate` .*got `"0\/s"` \(string\)/],
 		[io => runServe(['--port', '70000'], io), /Expected `--port` to be an integer from 0 to 65535, got `"70000"` \(string\)/],
 		[io => runServe(['--token', 'has space'], io), /Expected `--token` .*got a string of length 9/],
+		[io => runServe(['--mode', 'crdt'], io), /Expected `--mode` to be `lww`, `etag` or `version`, got `"crdt"` \(string\)/],
 		[io => main(['deploy'], io), /Unknown command `deploy`/],
 		[io => main(['help', 'deploy'], io), /Unknown command `deploy`/],
 		[io => main(['--verbose'], io), /Unknown option `--verbose`/],

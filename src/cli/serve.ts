@@ -21,6 +21,7 @@ const flags = {
 	token: {type: 'string'},
 	rate: {type: 'string'},
 	seed: {type: 'string'},
+	mode: {type: 'string'},
 	help: {type: 'boolean', short: 'h'},
 } as const;
 
@@ -38,6 +39,7 @@ export const serveHelp = helpText({
 				['--token TOKEN', 'Bearer token clients must send (default a random cap-api-... token)'],
 				['--rate N/s|N/min', 'Rate limit per token; excess requests get 429 (default none)'],
 				['--seed N', 'Seed of latencies and generated ids (default 1)'],
+				['--mode lww|etag|version', 'Last write wins, ETag/If-Match (412), or a version field (default lww)'],
 				['-h, --help', 'Show this help'],
 			],
 		},
@@ -89,6 +91,14 @@ function parseServeArgs(args: readonly string[]): LwwServerOptions | 'help' {
 		options.seed = parseInteger('--seed', values.seed, Number.MIN_SAFE_INTEGER);
 	}
 
+	if (values.mode !== undefined) {
+		if (values.mode !== 'lww' && values.mode !== 'etag' && values.mode !== 'version') {
+			throw usage('--mode', '`lww`, `etag` or `version`', values.mode);
+		}
+
+		options.mode = values.mode;
+	}
+
 	return options;
 }
 
@@ -103,7 +113,7 @@ function describeRate(rate: LwwServerOptions['rateLimit']): string {
 function banner(server: LwwServer, options: LwwServerOptions): string {
 	const titles = server.objectIds.map(id => `  ${id}  ${server.object(id)?.title ?? ''}`.trimEnd());
 	return [
-		'writelane reference server (last write wins, Capacities-shaped API)',
+		`writelane reference server (mode ${options.mode ?? 'lww'}, Capacities-shaped API)`,
 		`URL:        ${server.url}`,
 		`Token:      ${server.token}`,
 		`Latency:    ${formatLatency(options.latency ?? [5, 30])}`,
