@@ -103,6 +103,8 @@ const RUNNING = 1;
 const DONE = 2;
 const CANCELLED = 3;
 
+const resolved = Promise.resolve();
+
 /** Compacting a segment's task array once this many entries have run keeps a never-draining lane bounded. */
 const compactAfter = 1024;
 
@@ -208,10 +210,13 @@ class Single extends Operation {
 /** A run of plain writes on one key; see SEGMENTS above. Runs (state RUNNING) from creation to drain. */
 class Segment extends Operation {
 	readonly node: Node;
-	/** Tasks not yet started, from `head` on, and when each was submitted. */
-	tasks: Array<Task<unknown> | undefined> = [];
-	times: number[] = [];
+	/** Tasks not yet started from `head` on, each followed by when it was submitted (one array: fewer objects per lane). */
+	queue: Array<Task<unknown> | number | undefined> | undefined = undefined;
 	head = 0;
+	get waiting(): number {
+		return this.queue === undefined ? 0 : (this.queue.length - this.head) >> 1;
+	}
+
 	/** Whether plain writes may still join; closed once anything else depends on the segment. */
 	open = true;
 	/** A task is running. */
@@ -219,27 +224,39 @@ class Segment extends Operation {
 	/** Set when the queued tasks must not run (close with abort, an uncertain write with `'fail'`). */
 	abortReason: (() => unknown) | undefined = undefined;
 	/** The caller promise of the last task, which the next one chains on. */
-	last: Promise<unknown>;
-	readonly pump: () => unknown;
-	readonly fulfilled: (value: unknown) => unknown;
-	readonly rejected: (reason: unknown) => unknown;
+	last: Promise<unknown> = resolved;
+	/** Opens the chain for tasks submitted while the first task ran synchronously. */
+	gate: ((value: unknown) => void) | undefined = undefined;
+	readonly engine: Engine;
+	// Handlers are made on first use: a lane that only ever sees one write (a million distinct keys) needs no pump.
+	#pump: (() => unknown) | undefined = undefined;
+	#fulfilled: ((value: unknown) => unknown) | undefined = undefined;
+	#rejected: ((reason: unknown) => unknown) | undefined = undefined;
 
 	constructor(engine: Engine, id: number, node: Node, now: number) {
 		super(id, 'write', true, node.self, now);
+		this.engine = engine;
 		this.node = node;
 		this.state = RUNNING;
 		this.startedAt = now;
-		this.last = Promise.resolve();
-		this.pump = () => engine._pump(this);
-		this.fulfilled = value => {
-			engine._segmentTaskDone(this);
-			return value;
-		};
+	}
 
-		this.rejected = reason => {
-			engine._segmentTaskDone(this);
+	get pump(): () => unknown {
+		return (this.#pump ??= () => this.engine._pump(this));
+	}
+
+	get fulfilled(): (value: unknown) => unknown {
+		return (this.#fulfilled ??= value => {
+			this.engine._segmentTaskDone(this);
+			return value;
+		});
+	}
+
+	get rejected(): (reason: unknown) => unknown {
+		return (this.#rejected ??= reason => {
+			this.engine._segmentTaskDone(this);
 			throw reason;
-		};
+		});
 	}
 }
 
@@ -415,7 +432,7 @@ export class Engine {
 		// Oldest first, so the first time seen per lane is the longest.
 		for (let operation = this.#head; operation; operation = operation.next) {
 			if (isSegment(operation)) {
-				const waiting = operation.tasks.length - operation.head;
+				const waiting = operation.waiting;
 				queued += waiting;
 				const lane = laneOf(operation.node);
 				if (operation.busy) {
@@ -424,7 +441,7 @@ export class Engine {
 				}
 
 				if (waiting > 0) {
-					lane.waitMs ||= now - operation.times[operation.head]!;
+					lane.waitMs ||= now - (operation.queue![operation.head + 1] as number);
 				}
 
 				continue;
@@ -480,7 +497,7 @@ export class Engine {
 		for (let operation = this.#head, next: Operation | undefined; operation; operation = next) {
 			next = operation.next;
 			if (isSegment(operation)) {
-				if (targets.has(operation.node.key) && operation.tasks.length > operation.head) {
+				if (targets.has(operation.node.key) && operation.waiting > 0) {
 					operation.abortReason = reason;
 					// Tasks submitted from now on must not join a segment that drops its tasks.
 					operation.open = false;
@@ -518,25 +535,66 @@ export class Engine {
 	}
 
 	#append(segment: Segment, task: Task<unknown>): Promise<unknown> {
-		segment.tasks.push(task);
-		segment.times.push(this.#now());
 		segment.node.queued++;
+		if (segment.last === resolved) {
+			if (!segment.busy) {
+				return this.#startFirst(segment, task);
+			}
+
+			// Submitted by the first task while it runs synchronously: its promise does not exist yet, so chain on a gate it opens.
+			segment.last = new Promise(open => {
+				segment.gate = open;
+			});
+		}
+
+		if (segment.queue === undefined) {
+			segment.queue = [task, this.#now()];
+		} else {
+			segment.queue.push(task, this.#now());
+		}
+
 		const promise = segment.last.then(segment.pump, segment.pump);
 		segment.last = promise;
 		return promise;
 	}
 
+	/** A new segment's first task starts now, like a general operation with nothing to wait for. */
+	#startFirst(segment: Segment, task: Task<unknown>): Promise<unknown> {
+		let promise: Promise<unknown>;
+		try {
+			const started = this.#begin(segment, task);
+			promise = isThenable(started) ? (started as Promise<unknown>) : Promise.resolve(started);
+		} catch (error) {
+			promise = Promise.reject(error);
+		}
+
+		const {gate} = segment;
+		if (gate) {
+			segment.gate = undefined;
+			promise.then(gate, gate);
+		} else {
+			segment.last = promise;
+		}
+
+		return promise;
+	}
+
 	/** Starts the segment's next task; called once per task, in order, by the promise chain. */
 	_pump(segment: Segment): unknown {
-		const index = segment.head++;
-		const task = segment.tasks[index]!;
-		segment.tasks[index] = undefined;
-		if (segment.head >= compactAfter && segment.head * 2 >= segment.tasks.length) {
-			segment.tasks = segment.tasks.slice(segment.head);
-			segment.times = segment.times.slice(segment.head);
+		const queue = segment.queue!;
+		const task = queue[segment.head] as Task<unknown>;
+		queue[segment.head] = undefined;
+		segment.head += 2;
+		if (segment.head >= compactAfter && segment.head * 2 >= queue.length) {
+			segment.queue = queue.slice(segment.head);
 			segment.head = 0;
 		}
 
+		return this.#begin(segment, task);
+	}
+
+	/** Runs one task of the segment; returns its outcome after the bookkeeping (a promise when it is asynchronous). */
+	#begin(segment: Segment, task: Task<unknown>): unknown {
 		const {node} = segment;
 		node.queued--;
 		node.running++;
@@ -567,7 +625,7 @@ export class Engine {
 	_segmentTaskDone(segment: Segment): void {
 		segment.busy = false;
 		segment.node.running--;
-		if (segment.head === segment.tasks.length) {
+		if (segment.waiting === 0) {
 			// Drained: the segment leaves the graph; a later plain write opens a new one.
 			this.#unlink(segment);
 			this.#finish(segment);
