@@ -13,7 +13,7 @@ import type {LaneKeys} from './keys/types.js';
 import {compileKeys} from './keys/compile.js';
 import {Coalescer} from './occ/coalesce.js';
 import {EtagCache} from './occ/etag-cache.js';
-// pacer: wired once src/occ/pacer.ts lands
+import {Pacer} from './occ/pacer.js';
 
 /** Options of `lanes.close()`. */
 export type CloseOptions = {
@@ -73,7 +73,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		emitter,
 	});
 	const admission = new Admission();
-	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: undefined, admission};
+	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: normalized.pacing ? new Pacer(normalized.pacing) : undefined, admission};
 	const features: FetchFeatures = {
 		cache: normalized.cache ? new EtagCache(normalized.cache) : undefined,
 		coalescer: normalized.coalesce ? new Coalescer() : undefined,

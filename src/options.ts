@@ -4,6 +4,7 @@ import {invalid} from './core/describe.js';
 import type {RateLimit} from './core/limiter.js';
 import {normalizeRetry, type RetryOptions, type RetryPolicy} from './core/retry.js';
 import type {CacheOptions} from './occ/etag-cache.js';
+import type {PacerOptions} from './occ/pacer.js';
 import {normalizeUncertain, type UncertainOptions, type UncertainPolicy} from './occ/uncertain.js';
 
 /** Options of `createLanes()`. All optional; the defaults suit an automation script against one API. */
@@ -92,10 +93,12 @@ export type LanesOptions = {
 	readonly idempotencyKeys?: boolean | {readonly header?: string} | undefined;
 	/**
 	Follow the server's rate-limit headers (`RateLimit`, `RateLimit-*`, `X-RateLimit-*`) per bucket,
-	slowing down before the quota runs out. `rateLimit` stays a hard ceiling on top.
-	@default true
+	slowing down before the quota runs out. `rateLimit` stays a hard ceiling on top. `{probe: true}`
+	also holds the other requests of a bucket the pacer knows nothing about until the first answer
+	shows its quota (one round trip, once), so a batch that starts all at once cannot overrun it.
+	@default true ({probe: false, maxBuckets: 1000})
 	*/
-	readonly pacing?: boolean | undefined;
+	readonly pacing?: boolean | PacerOptions | undefined;
 };
 
 export type NormalizedOptions = {
@@ -113,7 +116,7 @@ export type NormalizedOptions = {
 	readonly uncertain: UncertainPolicy;
 	readonly supersede: boolean;
 	readonly idempotencyHeader: string | undefined;
-	readonly pacing: boolean;
+	readonly pacing: PacerOptions | undefined;
 };
 
 const known = new Set([
@@ -203,6 +206,10 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 	}
 
 	const {cache = false, coalesce = false, supersede = false, idempotencyKeys = false, pacing = true} = options;
+	if (typeof pacing !== 'boolean' && (typeof pacing !== 'object' || pacing === null || Array.isArray(pacing))) {
+		throw invalid('pacing', 'a boolean or `{probe, maxBuckets}`', pacing);
+	}
+
 	if (typeof cache !== 'boolean' && (typeof cache !== 'object' || cache === null)) {
 		throw invalid('cache', 'a boolean or `{maxEntries, maxBodyBytes}`', cache);
 	}
@@ -238,6 +245,6 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 		uncertain: normalizeUncertain(options.uncertain),
 		supersede: boolean('supersede', supersede),
 		idempotencyHeader,
-		pacing: boolean('pacing', pacing),
+		pacing: pacing === true ? {probe: false} : pacing === false ? undefined : {probe: false, ...pacing},
 	};
 }

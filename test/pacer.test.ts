@@ -1,0 +1,530 @@
+import {getEventListeners} from 'node:events';
+import fc from 'fast-check';
+import {afterEach, expect, test, vi} from 'vitest';
+import {Pacer} from '../src/occ/pacer.js';
+import {FixedWindowLimiter, rateLimitHeader, resetSeconds} from '../src/testing/rate-limit.js';
+
+const t0 = Date.UTC(2025, 0, 1);
+
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+function rateLimit(value: string, extra: Record<string, string> = {}): Headers {
+	return new Headers({RateLimit: value, ...extra});
+}
+
+/** Starts `count` waits at once; `starts` fills with each one's start time, relative to t0, in the order they start. */
+function waitMany(pacer: Pacer, bucket: string, count: number) {
+	const starts: number[] = [];
+	const done = Promise.all(
+		Array.from({length: count}, async () => {
+			await pacer.wait(bucket);
+			starts.push(Date.now() - t0);
+		}),
+	);
+	return {starts, done};
+}
+
+/**
+An endpoint enforcing `limit` requests per fixed window, on the fake clock: the window opens with the
+first request after the previous one ended (the reference server's semantics), a request over the
+quota gets a 429, and every answer announces `RateLimit: limit=…, remaining=…, reset=…` (draft 07).
+*/
+function endpoint(limit: number, windowMs: number) {
+	const limiter = new FixedWindowLimiter(limit, windowMs, () => Date.now());
+	const log = {starts: [] as number[], tooMany: 0};
+	return {
+		log,
+		async request(latencyMs: number): Promise<Response> {
+			const decision = limiter.take('token');
+			log.starts.push(Date.now() - t0);
+			if (!decision.allowed) {
+				log.tooMany++;
+			}
+
+			await new Promise(resolve => setTimeout(resolve, latencyMs));
+			const headers = new Headers({RateLimit: rateLimitHeader(decision)});
+			if (!decision.allowed) {
+				headers.set('Retry-After', String(resetSeconds(decision.resetMs)));
+			}
+
+			return new Response(null, {status: decision.allowed ? 200 : 429, headers});
+		},
+	};
+}
+
+/** One request as `send()` makes it: wait for the pacer, send, let the pacer observe the answer or the failure. */
+async function paced(pacer: Pacer | undefined, server: ReturnType<typeof endpoint>, latencyMs: number): Promise<number> {
+	await pacer?.wait('endpoint');
+	let response: Response | undefined;
+	try {
+		response = await server.request(latencyMs);
+	} finally {
+		pacer?.observe('endpoint', response?.headers);
+	}
+
+	return response.status;
+}
+
+test('Pacer - acceptance: 90 requests at 30 per minute get no 429 and finish within 5% of the quota bound', async () => {
+	vi.useFakeTimers({now: t0});
+	const latency = 50;
+	const server = endpoint(30, 60_000);
+	const pacer = new Pacer();
+	let finished = 0;
+	const done = Promise.all(
+		Array.from({length: 90}, async () => {
+			const status = await paced(pacer, server, latency);
+			finished = Math.max(finished, Date.now() - t0);
+			return status;
+		}),
+	);
+	await vi.advanceTimersByTimeAsync(300_000);
+	const statuses = await done;
+
+	expect(server.log.tooMany).toBe(0);
+	expect(statuses.every(status => status === 200)).toBe(true);
+	// The bound: a window opens with the first request after the previous one ended and admits 30.
+	// Window 1 opens with request 1 at 0 s, window 2 no earlier than 60 s, window 3 (requests 61–90)
+	// no earlier than 120 s; the batch ends with the answer to its last request, `latency` later.
+	const bound = 120_000 + latency;
+	expect(finished).toBeGreaterThanOrEqual(bound);
+	expect(finished).toBeLessThanOrEqual(bound * 1.05);
+	// While more requests waited than the window had left, they were spread over it (60 s / 30 = 2 s apart).
+	const gaps = server.log.starts.slice(1, 30).map((start, index) => start - (server.log.starts[index] ?? 0));
+	expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1900);
+	expect(Math.max(...gaps)).toBeLessThanOrEqual(2200);
+	expect(vi.getTimerCount()).toBe(0);
+});
+
+test('Pacer - acceptance control: the same batch without the pacer bounces off the quota', async () => {
+	vi.useFakeTimers({now: t0});
+	const server = endpoint(30, 60_000);
+	const done = Promise.all(Array.from({length: 90}, async () => paced(undefined, server, 50)));
+	await vi.advanceTimersByTimeAsync(1000);
+	await done;
+	expect(server.log.tooMany).toBe(60);
+});
+
+test('Pacer - a bucket it knows nothing about does not wait', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	await pacer.wait('unknown');
+	expect(vi.getTimerCount()).toBe(0);
+
+	const unprobed = new Pacer({probe: false});
+	const {starts, done} = waitMany(unprobed, 'unknown', 3);
+	await done;
+	expect(starts).toEqual([0, 0, 0]);
+	expect(unprobed.size).toBe(0);
+});
+
+test('Pacer - while the first request to an unknown bucket is in flight, the others wait for its answer', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	const {starts, done} = waitMany(pacer, 'b', 4);
+	await vi.advanceTimersByTimeAsync(500);
+	expect(starts).toEqual([0]);
+
+	// The answer announces a quota that fits them all.
+	pacer.observe('b', rateLimit('limit=10, remaining=9, reset=60'));
+	await done;
+	expect(starts).toEqual([0, 500, 500, 500]);
+});
+
+test('Pacer - an answer without rate-limit fields frees an unknown bucket for good; a failure lets the next request ask', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(100);
+	expect(starts).toEqual([0]);
+
+	// No answer at all (network error): one more request goes to find out.
+	pacer.observe('b', undefined);
+	await vi.advanceTimersByTimeAsync(100);
+	expect(starts).toEqual([0, 100]);
+
+	pacer.observe('b', new Headers({'content-type': 'application/json'}));
+	await done;
+	expect(starts).toEqual([0, 100, 200]);
+	const later = waitMany(pacer, 'b', 5);
+	await later.done;
+	expect(later.starts).toEqual([200, 200, 200, 200, 200]);
+});
+
+test('Pacer - requests are spread evenly over what is left of the window when more wait than the quota left', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=5, remaining=5, reset=10'));
+	const {starts, done} = waitMany(pacer, 'b', 7);
+	await vi.advanceTimersByTimeAsync(9000);
+	// 5 left for 10 s: 2 s apart, the last one 2 s before the reset.
+	expect(starts).toEqual([0, 2000, 4000, 6000, 8000]);
+
+	// Their answers come in; the window ends at 10 s and the next one admits 5, enough for the 2 left.
+	for (const remaining of [4, 3, 2, 1, 0]) {
+		pacer.observe('b', rateLimit(`limit=5, remaining=${remaining}, reset=1`));
+	}
+
+	await vi.advanceTimersByTimeAsync(1000);
+	await done;
+	expect(starts).toEqual([0, 2000, 4000, 6000, 8000, 10_000, 10_000]);
+	expect(vi.getTimerCount()).toBe(0);
+});
+
+test('Pacer - requests arriving one by one are spaced too, not only queued ones', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=3, remaining=3, reset=9'));
+	const starts: number[] = [];
+	for (let index = 0; index < 3; index++) {
+		const waiting = pacer.wait('b');
+		await vi.runOnlyPendingTimersAsync();
+		await waiting;
+		starts.push(Date.now() - t0);
+		pacer.observe('b', rateLimit(`limit=3, remaining=${2 - index}, reset=${9 - (Date.now() - t0) / 1000}`));
+	}
+
+	expect(starts).toEqual([0, 3000, 6000]);
+});
+
+test('Pacer - the requests that waited for a window start at once when they fit in it; later ones are spaced', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=4, remaining=0, reset=10'));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(10_000);
+	await done;
+	expect(starts).toEqual([10_000, 10_000, 10_000]);
+
+	// One of 4 left for the 10 s to the next reset: half way.
+	const late = pacer.wait('b');
+	await vi.advanceTimersByTimeAsync(4999);
+	expect(vi.getTimerCount()).toBe(1);
+	await vi.advanceTimersByTimeAsync(1);
+	await late;
+	expect(Date.now() - t0).toBe(15_000);
+});
+
+test('Pacer - requests in flight count against `remaining` until their answers arrive', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=2, remaining=2, reset=30'));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(16_000);
+	expect(starts).toEqual([0, 15_000]);
+	// The first answer counts only itself: the second request is still in flight, so nothing is left.
+	pacer.observe('b', rateLimit('limit=2, remaining=1, reset=14'));
+	await vi.advanceTimersByTimeAsync(13_000);
+	expect(starts).toEqual([0, 15_000]);
+
+	pacer.observe('b', rateLimit('limit=2, remaining=0, reset=1'));
+	await vi.advanceTimersByTimeAsync(1000);
+	await done;
+	expect(starts).toEqual([0, 15_000, 30_000]);
+});
+
+test('Pacer - an answer from earlier in the window does not raise `remaining`', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=10, remaining=1, reset=60'));
+	vi.advanceTimersByTime(1000);
+	// Sent before the one above, answered after it.
+	pacer.observe('b', rateLimit('limit=10, remaining=8, reset=59'));
+	const {starts, done} = waitMany(pacer, 'b', 2);
+	await vi.advanceTimersByTimeAsync(58_000);
+	expect(starts).toEqual([1000]);
+	await vi.advanceTimersByTimeAsync(1000);
+	await done;
+	expect(starts).toEqual([1000, 60_000]);
+});
+
+test('Pacer - an answer from the next window replaces the exhausted one', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=60'));
+	const waiting = pacer.wait('b');
+	await vi.advanceTimersByTimeAsync(59_000);
+	pacer.observe('b', rateLimit('limit=10, remaining=9, reset=60'));
+	await waiting;
+	expect(Date.now() - t0).toBe(59_000);
+});
+
+test('Pacer - a late answer from a window that has ended does not hold up the current one', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=5, remaining=1, reset=10'));
+	vi.advanceTimersByTime(10_000);
+	pacer.observe('b', rateLimit('limit=5, remaining=4, reset=60'));
+	// Sent in the first window, answered now: it says nothing about the second.
+	pacer.observe('b', rateLimit('limit=5, remaining=0, reset=1'));
+	const {starts, done} = waitMany(pacer, 'b', 2);
+	await vi.advanceTimersByTimeAsync(60_000);
+	await done;
+	// 4 left for 60 s: the first at once, the second 60 s / 4 later.
+	expect(starts).toEqual([10_000, 25_000]);
+});
+
+test('Pacer - after the reset a new window of `limit` is spread like the first', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=4, remaining=0, reset=8'));
+	const {starts, done} = waitMany(pacer, 'b', 6);
+	await vi.advanceTimersByTimeAsync(15_000);
+	// Window 8–16 s admits 4 of the 6: 2 s apart.
+	expect(starts).toEqual([8000, 10_000, 12_000, 14_000]);
+	for (const remaining of [3, 2, 1, 0]) {
+		pacer.observe('b', rateLimit(`limit=4, remaining=${remaining}, reset=1`));
+	}
+
+	await vi.advanceTimersByTimeAsync(1000);
+	await done;
+	expect(starts).toEqual([8000, 10_000, 12_000, 14_000, 16_000, 16_000]);
+});
+
+test('Pacer - a request that ends without an answer stays counted, and may have opened the window as late as then', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=2, remaining=0, reset=8'));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(12_000);
+	// The window assumed at 8 s admits 2: the first at once, the next half way.
+	expect(starts).toEqual([8000, 12_000]);
+	vi.advanceTimersByTime(1000);
+	// Both fail at 13 s: the server counted them in a window it opened between 8 and 13 s.
+	pacer.observe('b', undefined);
+	pacer.observe('b', undefined);
+	await vi.advanceTimersByTimeAsync(7999);
+	expect(starts).toEqual([8000, 12_000]);
+	await vi.advanceTimersByTimeAsync(1);
+	await done;
+	expect(starts).toEqual([8000, 12_000, 21_000]);
+});
+
+test('Pacer - without a known limit, the first request after the reset asks for the new window', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', new Headers({'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '10'}));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(10_500);
+	expect(starts).toEqual([10_000]);
+	pacer.observe('b', new Headers({'X-RateLimit-Remaining': '9', 'X-RateLimit-Reset': '10'}));
+	await done;
+	expect(starts).toEqual([10_000, 10_500, 10_500]);
+});
+
+test('Pacer - a Retry-After next to the rate-limit fields wins', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=10, remaining=5, reset=30', {'Retry-After': '5'}));
+	const waiting = pacer.wait('b');
+	await vi.advanceTimersByTimeAsync(4999);
+	expect(vi.getTimerCount()).toBe(1);
+	await vi.advanceTimersByTimeAsync(1);
+	await waiting;
+	expect(Date.now() - t0).toBe(5000);
+
+	// Without rate-limit fields a Retry-After is the limiter's business (it pauses every request), not the pacer's.
+	const alone = new Pacer();
+	alone.observe('b', new Headers({'Retry-After': '5'}));
+	expect(alone.size).toBe(0);
+});
+
+test('Pacer - aborting a wait rejects with the reason and leaves no timer or listener', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=30'));
+	const controller = new AbortController();
+	const waiting = pacer.wait('b', controller.signal);
+	expect(vi.getTimerCount()).toBe(1);
+	expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+	const reason = new Error('stop');
+	controller.abort(reason);
+	await expect(waiting).rejects.toBe(reason);
+	expect(vi.getTimerCount()).toBe(0);
+	expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+
+	await expect(pacer.wait('b', AbortSignal.abort(reason))).rejects.toBe(reason);
+});
+
+test('Pacer - a wait that starts removes its abort listener, and an aborted one gives its turn to the next', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=2, remaining=2, reset=10'));
+	const controllers = [new AbortController(), new AbortController(), new AbortController()];
+	const starts: string[] = [];
+	const waits = controllers.map(async (controller, index) => {
+		await pacer.wait('b', controller.signal);
+		starts.push(`${index}@${Date.now() - t0}`);
+	});
+	await vi.advanceTimersByTimeAsync(0);
+	// Two left for 10 s: the first starts now, the next half way to the reset.
+	expect(starts).toEqual(['0@0']);
+	expect(getEventListeners(controllers[0]!.signal, 'abort')).toHaveLength(0);
+	controllers[1]!.abort();
+	await expect(waits[1]).rejects.toThrow();
+	await vi.advanceTimersByTimeAsync(5000);
+	await waits[2];
+	expect(starts).toEqual(['0@0', '2@5000']);
+	expect(getEventListeners(controllers[2]!.signal, 'abort')).toHaveLength(0);
+	expect(vi.getTimerCount()).toBe(0);
+});
+
+test('Pacer - buckets are bounded: the least recently used idle one is forgotten first', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer({maxBuckets: 2});
+	const exhausted = rateLimit('limit=1, remaining=0, reset=60');
+	pacer.observe('a', exhausted);
+	pacer.observe('b', exhausted);
+	pacer.observe('a', exhausted);
+	pacer.observe('c', exhausted);
+	expect(pacer.size).toBe(2);
+	// 'a' and 'c' are remembered, so they wait; 'b' was forgotten, so it does not.
+	let started = 0;
+	const a = pacer.wait('a').then(() => started++);
+	const c = pacer.wait('c').then(() => started++);
+	await pacer.wait('b');
+	await vi.advanceTimersByTimeAsync(59_000);
+	expect(started).toBe(0);
+	await vi.advanceTimersByTimeAsync(1000);
+	await Promise.all([a, c]);
+	expect(started).toBe(2);
+});
+
+test('Pacer - a bucket with requests waiting is never forgotten', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer({maxBuckets: 1});
+	pacer.observe('a', rateLimit('limit=1, remaining=0, reset=60'));
+	const waiting = pacer.wait('a');
+	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=60'));
+	expect(pacer.size).toBe(1);
+	await vi.advanceTimersByTimeAsync(59_999);
+	expect(vi.getTimerCount()).toBe(1);
+	await vi.advanceTimersByTimeAsync(1);
+	await waiting;
+	expect(Date.now() - t0).toBe(60_000);
+});
+
+test('Pacer - a bucket is forgotten once its window has reset with nothing waiting or in flight', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('a', rateLimit('limit=5, remaining=2, reset=10'));
+	pacer.observe('b', rateLimit('limit=5, remaining=2, reset=30'));
+	expect(pacer.size).toBe(2);
+	vi.advanceTimersByTime(9999);
+	pacer.observe('c', rateLimit('limit=5, remaining=2, reset=30'));
+	expect(pacer.size).toBe(3);
+	vi.advanceTimersByTime(1);
+	pacer.observe('c', rateLimit('limit=5, remaining=1, reset=30'));
+	expect(pacer.size).toBe(2);
+});
+
+test('Pacer - invalid options and buckets', async () => {
+	expect(() => new Pacer({maxBuckets: 0})).toThrow(new TypeError('Expected `pacing.maxBuckets` to be an integer >= 1, got `0` (number)'));
+	expect(() => new Pacer({maxBuckets: 1.5})).toThrow('Expected `pacing.maxBuckets` to be an integer >= 1, got `1.5` (number)');
+	expect(() => new Pacer({probe: 'yes' as unknown as boolean})).toThrow('Expected `pacing.probe` to be a boolean, got `"yes"` (string)');
+	await expect(new Pacer().wait(1 as unknown as string)).rejects.toThrow(new TypeError('Expected `bucket` to be a string, got `1` (number)'));
+});
+
+/** Runs `requests` through a pacer against `endpoint(limit, windowSeconds)`, each delayed `out` on the way there and `back` on the way back; `lost` answers never arrive. */
+async function simulate(
+	limit: number,
+	windowSeconds: number,
+	requests: ReadonlyArray<{readonly arrival: number; readonly out: number; readonly back: number; readonly lost?: boolean}>,
+) {
+	const limiter = new FixedWindowLimiter(limit, windowSeconds * 1000, () => Date.now());
+	const pacer = new Pacer();
+	let tooMany = 0;
+	let settled = 0;
+	const done = Promise.all(
+		requests.map(async ({arrival, out, back, lost}) => {
+			await new Promise(resolve => setTimeout(resolve, arrival));
+			await pacer.wait('endpoint');
+			if (out > 0) {
+				await new Promise(resolve => setTimeout(resolve, out));
+			}
+
+			const decision = limiter.take('token');
+			if (!decision.allowed) {
+				tooMany++;
+			}
+
+			await new Promise(resolve => setTimeout(resolve, back));
+			pacer.observe('endpoint', lost ? undefined : new Headers({RateLimit: rateLimitHeader(decision)}));
+			settled++;
+		}),
+	);
+	// Each window serves at least one request, so this is always long enough.
+	await vi.advanceTimersByTimeAsync(Math.max(...requests.map(({arrival}) => arrival)) + (requests.length + 2) * (windowSeconds + 5) * 1000);
+	await done;
+	return {tooMany, settled};
+}
+
+test('Pacer - an answer handled early but arriving late does not undo the count of one handled after it', async () => {
+	vi.useFakeTimers({now: t0});
+	// 2 per 3 s. At 18.862 s request A starts a server window and answers after 1 s; B starts at
+	// 19.862 s (the pacer's next window), fills the server window and answers at once. A's answer then
+	// proves a window later than any seen and still says "1 left": it was handled before B.
+	const requests = [
+		{arrival: 8969, out: 0, back: 0},
+		{arrival: 8970, out: 0, back: 2462},
+		{arrival: 8971, out: 0, back: 2430},
+		{arrival: 18_862, out: 0, back: 1002},
+		{arrival: 18_862, out: 0, back: 0},
+		{arrival: 18_862, out: 0, back: 0},
+	];
+	expect(await simulate(2, 3, requests)).toEqual({tooMany: 0, settled: 6});
+});
+
+test('Pacer - a window the server opens a little after the pacer assumed it lasts until the server says', async () => {
+	vi.useFakeTimers({now: t0});
+	// 1 per second; the request of the second window reaches the server 2 ms after the pacer let it go.
+	const requests = [
+		{arrival: 0, out: 0, back: 0},
+		{arrival: 0, out: 2, back: 0},
+		{arrival: 1000, out: 0, back: 0},
+	];
+	expect(await simulate(1, 1, requests)).toEqual({tooMany: 0, settled: 3});
+});
+
+const arrivals = fc.record({
+	limit: fc.integer({min: 1, max: 30}),
+	windowSeconds: fc.integer({min: 1, max: 60}),
+	requests: fc.array(
+		fc.record({arrival: fc.integer({min: 0, max: 20}).map(second => second * 1000), out: fc.integer({min: 0, max: 2000}), back: fc.integer({min: 0, max: 2000})}),
+		{minLength: 1, maxLength: 50},
+	),
+});
+
+test('Pacer - property: whatever the quota, window, latencies and arrivals, no request is refused', async () => {
+	await fc.assert(
+		fc.asyncProperty(arrivals, async ({limit, windowSeconds, requests}) => {
+			vi.useFakeTimers({now: t0});
+			try {
+				expect(await simulate(limit, windowSeconds, requests)).toEqual({tooMany: 0, settled: requests.length});
+				expect(vi.getTimerCount()).toBe(0);
+			} finally {
+				vi.useRealTimers();
+			}
+		}),
+		{numRuns: 150},
+	);
+});
+
+test('Pacer - property: answers lost after the server counted them do not make the pacer exceed the quota', async () => {
+	await fc.assert(
+		fc.asyncProperty(arrivals, fc.integer({min: 2, max: 5}), async ({limit, windowSeconds, requests}, every) => {
+			vi.useFakeTimers({now: t0});
+			try {
+				// One burst, so that the first answer (which tells the pacer the quota) is never the lost one.
+				const burst = requests.map((request, index) => ({...request, arrival: 0, lost: index % every === every - 1}));
+				expect(await simulate(limit, windowSeconds, burst)).toEqual({tooMany: 0, settled: burst.length});
+				expect(vi.getTimerCount()).toBe(0);
+			} finally {
+				vi.useRealTimers();
+			}
+		}),
+		{numRuns: 150},
+	);
+});
