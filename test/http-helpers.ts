@@ -41,18 +41,4 @@ export async function startServer(handler: Handler): Promise<TestServer> {
 	};
 }
 
-export type Deferred<T = void> = {
-	readonly promise: Promise<T>;
-	resolve(value: T): void;
-	reject(reason: unknown): void;
-};
-
-export function deferred<T = void>(): Deferred<T> {
-	let resolve!: (value: T) => void;
-	let reject!: (reason: unknown) => void;
-	const promise = new Promise<T>((resolve_, reject_) => {
-		resolve = resolve_;
-		reject = reject_;
-	});
-	return {promise, resolve, reject};
-}
+export {type Deferred, deferred} from './helpers.js';

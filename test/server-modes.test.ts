@@ -1,55 +1,15 @@
-import {expect, onTestFinished, test} from 'vitest';
+import {expect, test} from 'vitest';
 import {type LwwBlock, type LwwObject, type LwwServer, type LwwServerOptions, startLwwServer} from '../src/testing/index.js';
+import {call, firstId, start as startServer, stored, text, unknownId} from './server-helpers.js';
 
-const unknownId = '00000000-0000-4000-8000-000000000000';
-
+/** A reference server with one object, closed when the test ends. */
 async function start(options: LwwServerOptions = {}): Promise<LwwServer> {
-	const server = await startLwwServer({latency: 1, objects: 1, ...options});
-	onTestFinished(async () => {
-		await server.close();
-	});
-	return server;
+	return startServer({objects: 1, ...options});
 }
 
-type Answer<T> = {status: number; body: T; text: string; headers: Headers};
 type Versioned = LwwObject & {version: number};
 type PreconditionBody = {error: {status: number; code: string; message: string}};
 type SquareBody = {errors: Array<{category: string; code: string; detail: string; field: string}>};
-
-/** A JSON request with the server's token and extra headers; `T` is the shape the test expects back. */
-async function call<T = unknown>(
-	server: LwwServer,
-	method: string,
-	path: string,
-	body?: unknown,
-	headers: Record<string, string> = {},
-): Promise<Answer<T>> {
-	const response = await fetch(server.url + path, {
-		method,
-		headers: {authorization: `Bearer ${server.token}`, 'content-type': 'application/json', ...headers},
-		body: body === undefined ? null : JSON.stringify(body),
-	});
-	const text = await response.text();
-	return {status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T, text, headers: response.headers};
-}
-
-function firstId(server: LwwServer): string {
-	const [id] = server.objectIds;
-	if (id === undefined) {
-		throw new Error('the server has no objects');
-	}
-
-	return id;
-}
-
-function stored(server: LwwServer, id: string): LwwObject {
-	const object = server.object(id);
-	if (!object) {
-		throw new Error(`object ${id} is not stored`);
-	}
-
-	return object;
-}
 
 function firstBlock(server: LwwServer, id: string): LwwBlock {
 	const block = stored(server, id).blocks.content?.[0];
@@ -64,9 +24,6 @@ function counter(number: number): Record<string, unknown> {
 	return {counter: {type: 'number', number}};
 }
 
-function text(value: string): Record<string, unknown> {
-	return {type: 'TextBlock', tokens: [{type: 'TextToken', text: value, style: {}}]};
-}
 
 /**
 Sends `count` writes built by `send(i)` one after another (each has read the stored object before the

@@ -1,48 +1,15 @@
-import {expect, onTestFinished, test} from 'vitest';
+import {expect, test} from 'vitest';
 import {type LwwBlock, type LwwObject, type LwwServer, type LwwServerOptions, startLwwServer} from '../src/testing/index.js';
+import {type Answer, call as callServer, firstId, start, stored, text, unknownId} from './server-helpers.js';
 
 const uuidPattern = /^[\da-f]{8}-[\da-f]{4}-4[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/;
-const unknownId = '00000000-0000-4000-8000-000000000000';
-
-async function start(options: LwwServerOptions = {}): Promise<LwwServer> {
-	const server = await startLwwServer({latency: 1, ...options});
-	onTestFinished(async () => {
-		await server.close();
-	});
-	return server;
-}
 
 type ErrorBody = {code: string; message: string};
-type Answer<T> = {status: number; body: T; headers: Headers};
 type Listed = {id: string};
 
 /** A JSON request with the server's token; `T` is the shape the test expects back (errors by default). */
 async function call<T = ErrorBody>(server: LwwServer, method: string, path: string, body?: unknown): Promise<Answer<T>> {
-	const response = await fetch(server.url + path, {
-		method,
-		headers: {authorization: `Bearer ${server.token}`, 'content-type': 'application/json'},
-		body: body === undefined ? null : JSON.stringify(body),
-	});
-	const text = await response.text();
-	return {status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T, headers: response.headers};
-}
-
-function firstId(server: LwwServer): string {
-	const [id] = server.objectIds;
-	if (id === undefined) {
-		throw new Error('the server has no objects');
-	}
-
-	return id;
-}
-
-function stored(server: LwwServer, id: string): LwwObject {
-	const object = server.object(id);
-	if (!object) {
-		throw new Error(`object ${id} is not stored`);
-	}
-
-	return object;
+	return callServer<T>(server, method, path, body);
 }
 
 function content(server: LwwServer, id: string): LwwBlock[] {
@@ -51,10 +18,6 @@ function content(server: LwwServer, id: string): LwwBlock[] {
 
 function textOf(block: LwwBlock | undefined): string {
 	return ((block?.tokens ?? []) as Array<{text: string}>).map(token => token.text).join('');
-}
-
-function text(value: string): Record<string, unknown> {
-	return {type: 'TextBlock', tokens: [{type: 'TextToken', text: value, style: {}}]};
 }
 
 // Auth
