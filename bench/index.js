@@ -174,8 +174,14 @@ function measureAll(selection, {reps, budgetMs, quick, uncapped}) {
 				}
 				const size = sizeFor(workload, contender, {quick, uncapped});
 				const label = `${workload.name} · ${contender.name}${size.capped ? ` (capped at ${size.total})` : ''} · rep ${rep}`;
-				const run = runChild(workload, contender, {quick, uncapped});
+				let run = runChild(workload, contender, {quick, uncapped});
 				count++;
+				if (run.error !== undefined) {
+					// A crash or a kill from outside says nothing about the contender: one more try.
+					progress(`[${count}] ${label}: ERROR ${run.error}; retrying once`);
+					run = runChild(workload, contender, {quick, uncapped});
+					count++;
+				}
 				runs.push({...run, rep});
 				if (failed(run)) {
 					progress(`[${count}] ${label}: ${run.refused ? `REFUSED ${run.problems.join('; ')}` : `ERROR ${run.error}`}`);
