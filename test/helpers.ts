@@ -1,4 +1,4 @@
-import type {LaneContext} from '../src/index.js';
+import {createLanes, type LaneContext, type Lanes, type OperationOptions} from '../src/index.js';
 
 export type Deferred<T = void> = {
 	readonly promise: Promise<T>;
@@ -113,3 +113,21 @@ export function recorder() {
 }
 
 export type Recorder = ReturnType<typeof recorder>;
+
+/**
+The engine has two paths for a write: plain writes (no signal, no queueTimeout, no listener) join a
+segment, everything else is a graph operation. Every ordering guarantee must hold on both.
+*/
+export const writePaths: Array<[name: string, setup: () => {lanes: Lanes; options: OperationOptions | undefined}]> = [
+	['plain writes', () => ({lanes: createLanes(), options: undefined})],
+	['writes with a signal', () => ({lanes: createLanes(), options: {signal: new AbortController().signal}})],
+	[
+		'writes with an event listener registered',
+		() => {
+			const lanes = createLanes();
+			lanes.on('*', () => undefined);
+			return {lanes, options: undefined};
+		},
+	],
+	['writes with queueTimeout set', () => ({lanes: createLanes({queueTimeout: 3_600_000}), options: undefined})],
+];

@@ -1,24 +1,8 @@
 import {describe, expect, test} from 'vitest';
-import {createLanes, type Lanes, type OperationOptions} from '../src/index.js';
-import {flush, recorder, track} from './helpers.js';
+import {createLanes} from '../src/index.js';
+import {flush, recorder, track, writePaths} from './helpers.js';
 
-/**
-The engine has two paths for a write: plain writes (no signal, no queueTimeout, no listener) join a
-segment, everything else is a graph operation. Every ordering guarantee must hold on both.
-*/
-const paths: Array<[name: string, setup: () => {lanes: Lanes; options: OperationOptions | undefined}]> = [
-	['plain writes', () => ({lanes: createLanes(), options: undefined})],
-	['writes with a signal', () => ({lanes: createLanes(), options: {signal: new AbortController().signal}})],
-	[
-		'writes with an event listener registered',
-		() => {
-			const lanes = createLanes();
-			lanes.on('*', () => undefined);
-			return {lanes, options: undefined};
-		},
-	],
-	['writes with queueTimeout set', () => ({lanes: createLanes({queueTimeout: 3_600_000}), options: undefined})],
-];
+const paths = writePaths;
 
 describe.each(paths)('%s', (_name, setup) => {
 	test('.write() - tasks of one key start in submission order, one at a time', async () => {

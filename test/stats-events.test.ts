@@ -1,6 +1,6 @@
 import {afterEach, describe, expect, test, vi} from 'vitest';
-import {createLanes, type LaneEvent, type Lanes, type LaneStats, type OperationOptions} from '../src/index.js';
-import {flush, recorder, track} from './helpers.js';
+import {createLanes, type LaneEvent, type LaneStats} from '../src/index.js';
+import {flush, recorder, track, writePaths} from './helpers.js';
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -9,10 +9,7 @@ afterEach(() => {
 
 const byKey = (lanes: readonly LaneStats[]) => [...lanes].sort((a, b) => (a.key < b.key ? -1 : 1));
 
-const paths: Array<[name: string, setup: () => {lanes: Lanes; options: OperationOptions | undefined}]> = [
-	['plain writes', () => ({lanes: createLanes(), options: undefined})],
-	['writes with a signal', () => ({lanes: createLanes(), options: {signal: new AbortController().signal}})],
-];
+const paths = writePaths.slice(0, 2);
 
 describe.each(paths)('%s', (_name, setup) => {
 	test('stats() - queued, running, waitMs and heldMs per lane, in exact milliseconds', async () => {

@@ -1,19 +1,8 @@
 import {describe, expect, test} from 'vitest';
-import {createLanes, type Lanes, type OperationOptions} from '../src/index.js';
-import {flush, recorder} from './helpers.js';
+import {createLanes} from '../src/index.js';
+import {flush, recorder, writePaths} from './helpers.js';
 
-const paths: Array<[name: string, setup: () => {lanes: Lanes; options: OperationOptions | undefined}]> = [
-	['plain writes', () => ({lanes: createLanes(), options: undefined})],
-	['writes with a signal', () => ({lanes: createLanes(), options: {signal: new AbortController().signal}})],
-	[
-		'writes with an event listener registered',
-		() => {
-			const lanes = createLanes();
-			lanes.on('*', () => undefined);
-			return {lanes, options: undefined};
-		},
-	],
-];
+const paths = writePaths.slice(0, 3);
 
 describe.each(paths)('%s', (_name, setup) => {
 	test('.write() - a parent waits for its child writes submitted before it; child writes submitted after it wait for it', async () => {
