@@ -125,3 +125,16 @@ test('wrapKy() - rejects something that is not a ky instance', () => {
 	const lanes = createLanes();
 	expect(() => lanes.wrapKy({} as never)).toThrow('Expected `ky` to be a ky instance, got `[Object]` (object)');
 });
+
+test('writelane/ky - wrapKy(lanes, ky) is lanes.wrapKy(ky)', async () => {
+	const {wrapKy} = await import('../src/ky.js');
+	server = await startServer((_request, _body, response) => {
+		response.end('{"via":"subpath"}');
+	});
+	const lanes = createLanes();
+	const starts: string[] = [];
+	lanes.on('start', event => starts.push(event.keys.join()));
+	const api = wrapKy(lanes, ky.create({prefixUrl: server.url}));
+	expect(await api.put('objects/9', {json: {}}).json()).toEqual({via: 'subpath'});
+	expect(starts).toEqual([expect.stringMatching(/\/objects\/9$/)]);
+});
