@@ -54,7 +54,14 @@ export class Admission {
 			const place = places[this.#head++]!;
 			const enter = place.admit;
 			place.admit = undefined;
-			enter?.();
+			try {
+				enter?.();
+			} catch (error) {
+				// Every `enter` routes its failures into its caller's promise; should one throw anyway, the calls behind it must still get in.
+				queueMicrotask(() => {
+					throw error;
+				});
+			}
 		}
 
 		if (this.#head === places.length) {
