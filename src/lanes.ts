@@ -73,7 +73,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		emitter,
 	});
 	const admission = new Admission();
-	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: normalized.pacing ? new Pacer(normalized.pacing) : undefined, admission};
+	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: normalized.pacing ? new Pacer(normalized.pacing) : undefined, admission, backlog: keys => engine.backlog(keys)};
 	const features: FetchFeatures = {
 		cache: normalized.cache ? new EtagCache(normalized.cache) : undefined,
 		coalescer: normalized.coalesce ? new Coalescer() : undefined,
@@ -102,7 +102,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		}
 
 		// The whole function is one request as far as the global limiter knows.
-		return engine.run(keys, kind, context => limiter.run(async () => fn(context), context.signal), options);
+		return engine.run(keys, kind, context => limiter.run(async () => fn(context), context.signal, engine.backlog(context.keys)), options);
 	};
 
 	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {

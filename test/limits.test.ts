@@ -163,3 +163,25 @@ test('rateLimit - writes of one lane keep their order and a queued write does no
 	expect(await Promise.all(done)).toEqual(['a1', 'a2', 'b1']);
 	await lanes.close();
 });
+
+test('concurrency - of the writes waiting for a slot, the one whose lane has the most queued behind it goes first', async () => {
+	const lanes = createLanes({concurrency: 1});
+	const r = recorder();
+	const done = [
+		lanes.write('y', r.task('y1')),
+		lanes.write('y', r.task('y2')),
+		lanes.write('y', r.task('y3')),
+		lanes.write('y', r.task('y4')),
+		lanes.write('x', r.task('x1')),
+		lanes.write('z', r.task('z1')),
+	];
+	for (const name of ['y1', 'x1', 'y2', 'z1', 'y3', 'y4']) {
+		await flush();
+		expect(r.running).toEqual(new Set([name]));
+		r.finish(name);
+	}
+
+	await Promise.all(done);
+	// y2 came to the limiter while x1 ran, with two writes behind it, and went before z1, which had waited longer.
+	expect(r.starts()).toEqual(['y1', 'x1', 'y2', 'z1', 'y3', 'y4']);
+});

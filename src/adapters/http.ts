@@ -21,6 +21,8 @@ export type HttpDeps = {
 	readonly pacing: Pacing | undefined;
 	/** Call order across the adapters' asynchronous preparation. */
 	readonly admission: Admission;
+	/** Operations waiting on the busiest of these lanes: the global limiter serves long lanes first. */
+	readonly backlog: (keys: readonly string[]) => number;
 };
 
 export type FetchLike = (input: Request) => Promise<Response>;
@@ -82,7 +84,8 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 					return fetchImpl(attemptRequest);
 				},
 				signal,
-				attempt > 1 ? 1 : 0,
+				// A retry already holds its lane and goes first; otherwise the longest lane does.
+				attempt > 1 ? Number.MAX_SAFE_INTEGER : deps.backlog(options.context.keys),
 			);
 		} catch (caught) {
 			error = caught;

@@ -47,6 +47,7 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 		let held: Promise<void> | undefined;
 		let release: (() => void) | undefined;
 		let laneRequest: LaneRequest | undefined;
+		let heldKeys: readonly string[] = [];
 		let attempts = 0;
 
 		const hold = (request: Request): Promise<void> => {
@@ -58,6 +59,7 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 				try {
 					laneRequest = await toLaneRequest(request, deps.keys.readsBody);
 					({keys, kind} = deps.keys.resolve(laneRequest));
+					heldKeys = keys;
 				} catch (error) {
 					deps.admission.release(place);
 					throw error;
@@ -88,7 +90,8 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 
 		const attempt: Fetch = async (request, init) => {
 			await hold(request);
-			const response = await deps.limiter.run(() => baseFetch(request, init), request.signal, attempts++ > 0 ? 1 : 0);
+			const priority = attempts++ > 0 ? Number.MAX_SAFE_INTEGER : deps.backlog(heldKeys);
+			const response = await deps.limiter.run(() => baseFetch(request, init), request.signal, priority);
 			if (response.status === 429) {
 				// ky waits before its retry itself; pausing the limiter keeps the other lanes from running into the same wall.
 				const delay = parseRetryAfter(response.headers.get('retry-after'), clock.now());

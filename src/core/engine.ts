@@ -387,6 +387,22 @@ export class Engine {
 		return promise;
 	}
 
+	/**
+	How many operations wait on the busiest of `keys`: the global limiter serves the operations of
+	long lanes first, since the longest lane bounds how soon a batch can finish.
+	*/
+	backlog(keys: readonly string[]): number {
+		let most = 0;
+		for (const key of keys) {
+			const queued = this.#nodes.get(key)?.queued ?? 0;
+			if (queued > most) {
+				most = queued;
+			}
+		}
+
+		return most;
+	}
+
 	/** Resolves when every operation (or every operation on `key` and below it) has finished. */
 	onIdle(key?: string): Promise<void> {
 		if (key === undefined) {

@@ -27,7 +27,7 @@ export class Limiter {
 		}
 	}
 
-	/** Runs `task` in a slot. `priority` > 0 for retries, which already hold a lane and should not queue behind newcomers. */
+	/** Runs `task` in a slot; a higher `priority` is served first (retries, then the operations of the longest lanes). */
 	run<T>(task: () => Promise<T>, signal: AbortSignal | undefined, priority = 0): Promise<T> {
 		const queue = this.#queue;
 		if (queue === undefined) {
