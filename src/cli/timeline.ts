@@ -37,7 +37,8 @@ export function timelineLegend(style: Style): string {
 	const write = style.cyan(`${glyphs.writeStart}${glyphs.writeBody.repeat(3)}${glyphs.writeEnd}`);
 	const read = style.dim(glyphs.read.repeat(3));
 	const both = style.yellow(glyphs.writeWithRead.repeat(3));
-	return `${write} write (PATCH, append)   ${read} GET of that object   ${both} GET during a write   ${style.red('2')} writes at once`;
+	const short = style.cyan(glyphs.writeAlone);
+	return `${write} write   ${short} short write   ${read} GET of that object   ${both} GET during a write   ${style.red('2')} writes at once`;
 }
 
 /** The rendered rows and the stretch of time they show. */
