@@ -38,7 +38,7 @@ export function timelineLegend(style: Style): string {
 	const read = style.dim(glyphs.read.repeat(3));
 	const both = style.yellow(glyphs.writeWithRead.repeat(3));
 	const short = style.cyan(glyphs.writeAlone);
-	return `${write} write   ${short} short write   ${read} GET of that object   ${both} GET during a write   ${style.red('2')} writes at once`;
+	return `${write} write  ${short} short write or hand-off  ${read} GET  ${both} GET during a write  ${style.red('2')} writes at once`;
 }
 
 /** The rendered rows and the stretch of time they show. */
