@@ -153,3 +153,20 @@ export function reportUsage(error: unknown, io: CliIo): number {
 
 	throw error;
 }
+
+/** A command's options from its flags, or the exit code once it printed its help or a usage error. */
+export function commandOptions<T>(args: readonly string[], parse: (args: readonly string[]) => T | 'help', help: string, io: CliIo): T | number {
+	let parsed: T | 'help';
+	try {
+		parsed = parse(args);
+	} catch (error) {
+		return reportUsage(error, io);
+	}
+
+	if (parsed === 'help') {
+		io.stdout(help);
+		return exitCodes.ok;
+	}
+
+	return parsed;
+}

@@ -8,7 +8,7 @@ import {
 	parseFlags,
 	parseInteger,
 	parseLatency,
-	reportUsage,
+	commandOptions,
 } from './args.js';
 import {createStyle, formatCount, formatMs, formatPercent, renderTable, type Style, wrap} from './table.js';
 import {renderTimeline, timelineLegend} from './timeline.js';
@@ -524,16 +524,9 @@ export function renderDemo(result: DemoResult & {readonly trace: Trace}, options
 
 /** `writelane demo [options]`; resolves with the exit code. */
 export async function runDemo(args: readonly string[], io: CliIo): Promise<number> {
-	let parsed: ReturnType<typeof parseDemoArgs>;
-	try {
-		parsed = parseDemoArgs(args);
-	} catch (error) {
-		return reportUsage(error, io);
-	}
-
-	if (parsed === 'help') {
-		io.stdout(demoHelp);
-		return exitCodes.ok;
+	const parsed = commandOptions(args, parseDemoArgs, demoHelp, io);
+	if (typeof parsed === 'number') {
+		return parsed;
 	}
 
 	const {timeline, json, ...options} = parsed;

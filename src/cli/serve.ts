@@ -8,7 +8,7 @@ import {
 	parseInteger,
 	parseLatency,
 	parseRate,
-	reportUsage,
+	commandOptions,
 	UsageError,
 	usage,
 } from './args.js';
@@ -132,16 +132,9 @@ function banner(server: LwwServer, options: LwwServerOptions): string {
 (the bin aborts it on SIGINT and SIGTERM), then closes it. Resolves with the exit code.
 */
 export async function runServe(args: readonly string[], io: CliIo): Promise<number> {
-	let options: ReturnType<typeof parseServeArgs>;
-	try {
-		options = parseServeArgs(args);
-	} catch (error) {
-		return reportUsage(error, io);
-	}
-
-	if (options === 'help') {
-		io.stdout(serveHelp);
-		return exitCodes.ok;
+	const options = commandOptions(args, parseServeArgs, serveHelp, io);
+	if (typeof options === 'number') {
+		return options;
 	}
 
 	let server: LwwServer;
