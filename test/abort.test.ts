@@ -258,12 +258,8 @@ describe('abort', () => {
 		expect(lanes.stats().lanes).toEqual([]);
 	});
 
-	/*
-	Known limitation (README, "Cancellation and timeouts"): an aborted queued operation stays in the
-	graph as a tombstone until what it waited for finishes, so a later operation that only shares a
-	*different* key with it keeps waiting for an unrelated lane. Flip to `test` once tombstones let go early.
-	*/
-	test.fails('.write() - aborting a queued multi-key write frees its other key at once', async () => {
+	// A tombstone hands its dependents only what they conflict with among what it waited for.
+	test('.write() - aborting a queued multi-key write frees its other key at once', async () => {
 		const lanes = createLanes();
 		const r = recorder();
 		const controller = new AbortController();
@@ -640,4 +636,34 @@ describe('close()', () => {
 		expect(r.starts()).toEqual(['holder']);
 		r.finish('victim');
 	});
+});
+
+test('.write() - a tombstone that outlives its lane never removes the lane that replaced it', async () => {
+	const lanes = createLanes();
+	const r = recorder();
+	const controller = new AbortController();
+	const w1 = lanes.write('a', r.task('w1'));
+	const w2 = track(lanes.write(['a', 'b'], r.task('w2'), {signal: controller.signal}));
+	controller.abort(new Error('gone'));
+	// Lane `b` is used and drained while the aborted write still waits for `a`.
+	const w3 = lanes.write('b', r.task('w3'));
+	await flush();
+	r.finish('w3');
+	await w3;
+	const w4 = lanes.write('b', r.task('w4'));
+	await flush();
+	expect(r.running).toEqual(new Set(['w1', 'w4']));
+	// The tombstone finishes now; lane `b` (with w4 running on it) must stay.
+	r.finish('w1');
+	await w1;
+	const w5 = lanes.write('b', r.task('w5'));
+	await flush();
+	expect(r.running).toEqual(new Set(['w4']));
+	expect(lanes.stats().lanes).toEqual([expect.objectContaining({key: 'b', queued: 1, running: 1})]);
+	r.finish('w4');
+	await flush();
+	r.finish('w5');
+	await Promise.all([w4, w5]);
+	expect(w2.outcome).toMatchObject({status: 'rejected'});
+	expect(r.starts()).toEqual(['w1', 'w3', 'w4', 'w5']);
 });

@@ -15,7 +15,9 @@ A write waits for the tails (and shared readers) of its key, its ancestors and i
 Nodes exist only while some operation in their subtree is unfinished: memory follows the active
 keys, not the keys ever seen. A queued operation that is aborted or times out rejects at once and
 stops counting as queued, but stays in the graph as a tombstone that finishes the moment its own
-dependencies do, which keeps every edge valid without rewiring the graph.
+dependencies do. Its dependents, and operations submitted later that meet it, wait instead for
+what they conflict with among what it waited for, so an aborted multi-key operation holds back
+nothing on its other keys.
 
 SEGMENTS. Most traffic is plain: single-key writes with no signal, no timeout and no listener, on a
 key with no other activity in its tree. Such writes skip the per-operation record and promise
@@ -189,6 +191,8 @@ class Single extends Operation {
 	timer: TimerHandle | undefined = undefined;
 	onAbort: (() => void) | undefined = undefined;
 	lease: Lease | undefined = undefined;
+	/** What it waits (or waited) for, so that a tombstone can hand its dependents exactly what they conflict with. */
+	blockers: Operation[] | undefined = undefined;
 
 	constructor(
 		id: number,
@@ -262,6 +266,39 @@ class Segment extends Operation {
 
 function isSegment(operation: Operation): operation is Segment {
 	return operation instanceof Segment;
+}
+
+/** Whether `a` and `b` may not run at once: a write on either, and a key of one equal to, above or below a key of the other. */
+function conflicts(a: Operation, b: Operation): boolean {
+	if (a.kind === 'read' && b.kind === 'read') {
+		return false;
+	}
+
+	for (const left of a.nodes) {
+		for (const right of b.nodes) {
+			if (related(left, right)) {
+				return true;
+			}
+		}
+	}
+
+	return false;
+}
+
+function related(a: Node, b: Node): boolean {
+	for (let node: Node | undefined = a; node; node = node.parent) {
+		if (node === b) {
+			return true;
+		}
+	}
+
+	for (let node: Node | undefined = b.parent; node; node = node.parent) {
+		if (node === a) {
+			return true;
+		}
+	}
+
+	return false;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -739,6 +776,13 @@ export class Engine {
 			return;
 		}
 
+		if (blocker.state === CANCELLED) {
+			// A tombstone stands only for what it waited for: wait for the part of that which conflicts with this operation.
+			blocker.lastDependent = operation;
+			this.#inherit(operation, blocker as Single);
+			return;
+		}
+
 		if (isSegment(blocker)) {
 			// Whatever comes after this operation must come after it, not join the segment.
 			blocker.open = false;
@@ -752,6 +796,22 @@ export class Engine {
 		}
 
 		operation.pending++;
+		if (operation instanceof Single) {
+			(operation.blockers ??= []).push(blocker);
+		}
+	}
+
+	/** Makes `operation` wait for the unfinished blockers of the tombstone `cancelled` that conflict with it. */
+	#inherit(operation: Operation, cancelled: Single): void {
+		if (cancelled.blockers === undefined) {
+			return;
+		}
+
+		for (const blocker of cancelled.blockers) {
+			if (blocker.state !== DONE && conflicts(operation, blocker)) {
+				this.#dependOn(operation, blocker);
+			}
+		}
 	}
 
 	/** Timeout and abort while queued. */
@@ -807,8 +867,18 @@ export class Engine {
 		}
 
 		operation.reject(reason);
+		// Its dependents stop waiting for it: each now waits only for what it conflicts with among what the tombstone waited for.
+		const {dependent, dependents} = operation;
+		operation.dependent = undefined;
+		operation.dependents = undefined;
+		for (const waiting of dependents ? [dependent!, ...dependents] : dependent ? [dependent] : []) {
+			this.#inherit(waiting, operation);
+			this.#release(waiting);
+		}
+
 		// With no blockers left it is in the ready list already (cancelled by code running inside a drain): the drain finishes it.
 		this.#notifyIdle(operation.nodes);
+		this.#drain();
 	}
 
 	/** Starts ready operations iteratively: a long run of tombstones or synchronous tasks must not grow the stack. */
@@ -960,6 +1030,11 @@ export class Engine {
 		operation.dependent = undefined;
 		operation.dependents = undefined;
 		operation.lastDependent = undefined;
+		if (operation instanceof Single) {
+			// Finished operations must not keep the ones before them alive.
+			operation.blockers = undefined;
+		}
+
 		this.#prune(operation.nodes);
 	}
 
@@ -974,6 +1049,8 @@ export class Engine {
 		for (let node of nodes) {
 			for (;;) {
 				if (
+					// A tombstone may outlive its node: once deleted, a key's node is replaced, never deleted twice.
+					this.#nodes.get(node.key) !== node ||
 					node.queued !== 0 ||
 					node.running !== 0 ||
 					node.tail !== undefined ||
