@@ -43,6 +43,7 @@ const examples: Readonly<Record<string, readonly RegExp[]>> = {
 		/^batch-loop: 200 operations on 8 objects, lost=0, out-of-order=0$/m,
 	],
 	'read-modify-write.mjs': [/^read-modify-write: 150 concurrent increments with update\(\), lost=0$/m],
+	'quick-start.mjs': [/^quick-start: counter=4 overlaps=0$/m],
 };
 
 test.concurrent.for(Object.keys(examples))('examples/%s - exits 0 on its own and prints its result', {timeout: 30_000}, async (file, {expect, skip}) => {
