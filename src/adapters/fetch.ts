@@ -3,6 +3,7 @@ import {toLaneRequest} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import type {Coalescer} from '../occ/coalesce.js';
 import type {EtagCache} from '../occ/etag-cache.js';
+import {versionOf} from '../occ/conflict.js';
 import {requestIdentity} from '../occ/identity.js';
 import {withIdempotencyKey} from '../occ/idempotency.js';
 import {markSuperseded} from '../occ/supersede.js';
@@ -49,7 +50,7 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 	const puts = new WeakMap<Task<unknown>, PutState>();
 
 	const verify = async (context: LaneContext, call: Call, failed: Request): Promise<boolean | undefined> => {
-		const before = versionOf(failed.headers.get('if-match'), call.laneRequest.body, deps);
+		const before = versionOf(failed.headers.get('if-match'), call.laneRequest.body, deps.keys.preset?.versioning);
 		const headers = new Headers();
 		for (const name of ['authorization', 'cookie', 'accept']) {
 			const value = call.request.headers.get(name);
@@ -64,7 +65,7 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 			throw error instanceof InFlightFailure ? error.error : error;
 		});
 		const body = response.ok ? await response.json().catch(() => undefined) : undefined;
-		const after = versionOf(response.headers.get('etag'), body, deps);
+		const after = versionOf(response.headers.get('etag'), body, deps.keys.preset?.versioning);
 		return before === undefined || after === undefined ? undefined : before !== after;
 	};
 
@@ -190,19 +191,4 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 			},
 		);
 	};
-}
-
-/** A version to compare: a strong ETag, else the preset's version field of a JSON body. */
-function versionOf(etag: string | null, body: unknown, deps: HttpDeps): string | undefined {
-	if (etag !== null && !etag.startsWith('W/')) {
-		return etag;
-	}
-
-	const versioning = deps.keys.preset?.versioning;
-	if (versioning?.type === 'field' && body !== undefined) {
-		const version = versioning.read(body);
-		return version === undefined ? undefined : String(version);
-	}
-
-	return undefined;
 }

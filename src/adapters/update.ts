@@ -6,7 +6,7 @@ import {ConflictError, HttpError, type Reply} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
 import {defaultKey} from '../keys/normalize.js';
 import {toLaneRequest} from '../keys/request.js';
-import {isConflict, readReplyBody} from '../occ/conflict.js';
+import {isConflict, readReplyBody, versionOf} from '../occ/conflict.js';
 import {handleUncertain} from '../occ/uncertain.js';
 import type {FetchFeatures} from './fetch.js';
 import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
@@ -133,10 +133,6 @@ export async function update<T, W = T>(
 	const readSummary = summarize(read);
 	const {preset} = deps.keys;
 	const versioning = precondition ? preset?.versioning : undefined;
-	const versionOf = (resource: unknown): string | undefined => {
-		const version = versioning?.type === 'field' && resource !== undefined ? versioning.read(resource) : undefined;
-		return version === undefined ? undefined : String(version);
-	};
 
 	const task = async (context: LaneContext): Promise<UpdateResult<W | T>> => {
 			let lastReply: Reply | undefined;
@@ -178,14 +174,14 @@ export async function update<T, W = T>(
 						throw error;
 					}
 
-					const before = write.headers.get('if-match') ?? versionOf(body);
+					const before = versionOf(write.headers.get('if-match'), body, versioning);
 					throw await handleUncertain(
 						features.uncertain,
 						{
 							keys: context.keys,
 							async verify() {
 								const again = await send(deps, fetchImpl, read, {context, summary: readSummary, laneRequest}).catch(unwrap);
-								const after = again.headers.get('etag') ?? versionOf(await again.json().catch(() => undefined));
+								const after = versionOf(again.headers.get('etag'), await again.json().catch(() => undefined), versioning);
 								return before === undefined || after === undefined ? undefined : before !== after;
 							},
 							failQueued(reason) {

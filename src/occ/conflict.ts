@@ -1,4 +1,4 @@
-import type {Preset} from '../keys/types.js';
+import type {Preset, Versioning} from '../keys/types.js';
 
 /**
 Whether an answer to a conditional write means "someone changed it since you read it": always 412
@@ -31,4 +31,22 @@ export async function readReplyBody(response: Response): Promise<unknown> {
 	} catch {
 		return undefined;
 	}
+}
+
+/**
+A resource's version, to tell whether it moved: its strong ETag, else the version field the
+preset's `versioning` reads from its JSON body. Weak ETags are skipped: they may stay the same
+across changes and never equal a strong one.
+*/
+export function versionOf(etag: string | null, body: unknown, versioning: Versioning | undefined): string | undefined {
+	if (etag !== null && !etag.startsWith('W/')) {
+		return etag;
+	}
+
+	if (versioning?.type === 'field' && body !== undefined) {
+		const version = versioning.read(body);
+		return version === undefined ? undefined : String(version);
+	}
+
+	return undefined;
 }
