@@ -43,7 +43,11 @@ export function canonicalKeys(value: unknown, option = 'key'): string[] {
 		throw invalid(option, 'a string or an array of strings', value);
 	}
 
-	const keys = value.map((key, index) => canonicalKey(key, `${option}[${index}]`));
+	return sortedUnique(value.map((key, index) => canonicalKey(key, `${option}[${index}]`)));
+}
+
+/** Canonical keys in canonical order, each once (sorts `keys` in place). */
+export function sortedUnique(keys: string[]): string[] {
 	if (keys.length > 1) {
 		keys.sort();
 		return keys.filter((key, index) => key !== keys[index - 1]);

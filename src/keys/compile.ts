@@ -1,5 +1,5 @@
 import {describe, invalid} from '../core/describe.js';
-import {canonicalKey} from '../core/key.js';
+import {canonicalKey, sortedUnique} from '../core/key.js';
 import {classify} from './classify.js';
 import {defaultKey} from './normalize.js';
 import {compilePatterns, type Resolved} from './patterns.js';
@@ -47,13 +47,7 @@ function ruleKeys(value: unknown, path: string): readonly string[] {
 		throw resultError(path, 'a key, an array of keys or undefined', value);
 	}
 
-	const keys = value.map((key: unknown, index) => ruleKey(key, `${path}[${index}]`));
-	if (keys.length > 1) {
-		keys.sort();
-		return keys.filter((key, index) => key !== keys[index - 1]);
-	}
-
-	return keys;
+	return sortedUnique(value.map((key: unknown, index) => ruleKey(key, `${path}[${index}]`)));
 }
 
 /** Validates what a user's rule returned; a rule is user code, so its result is checked on every call. */
