@@ -26,6 +26,7 @@ export {
 	type SquareOptions,
 } from './presets/index.js';
 export {defaultKey, normalizeUrl} from './keys/normalize.js';
+export {partitionOf} from './keys/partition.js';
 export type {KeyDecision, KeyPattern, KeyRule, KeysOption, LaneKeys, LaneRequest, OperationKind, Preset} from './keys/types.js';
 export {
 	BackendError,
