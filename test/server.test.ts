@@ -465,6 +465,45 @@ test('500 and 503 faults answer that status without applying the write', async (
 	expect((await call(server, 'PATCH', '/object', {id, title: 'three'})).status).toBe(200);
 });
 
+test('429 faults answer cap_rate_limit_exceeded with Retry-After (1 s, or the seconds given) without applying the write', async () => {
+	const server = await start({objects: 1});
+	const id = firstId(server);
+	server.injectFaults([429, {retryAfter: 0}, {retryAfter: 30}]);
+	const answers = [];
+	for (const title of ['one', 'two', 'three']) {
+		answers.push(await call(server, 'PATCH', '/object', {id, title}));
+	}
+
+	expect(answers.map(answer => [answer.status, answer.body.code, answer.headers.get('retry-after')])).toEqual([
+		[429, 'cap_rate_limit_exceeded', '1'],
+		[429, 'cap_rate_limit_exceeded', '0'],
+		[429, 'cap_rate_limit_exceeded', '30'],
+	]);
+	expect(stored(server, id).title).toBe('Object 1');
+	expect(server.version(id)).toBe(1);
+	expect((await call(server, 'PATCH', '/object', {id, title: 'four'})).status).toBe(200);
+});
+
+test('a write whose client aborted it is still applied when its wait ends, as a server that received it would', async () => {
+	const server = await start({objects: 1});
+	const id = firstId(server);
+	const release = server.hold();
+	const controller = new AbortController();
+	const sent = fetch(`${server.url}/object`, {
+		method: 'PATCH',
+		headers: {authorization: `Bearer ${server.token}`, 'content-type': 'application/json'},
+		body: JSON.stringify({id, title: 'ghost'}),
+		signal: controller.signal,
+	});
+	await server.whenInFlight(1);
+	controller.abort();
+	await expect(sent).rejects.toThrow(/abort/i);
+	expect(stored(server, id).title).toBe('Object 1');
+	release();
+	expect((await call<{title: string}>(server, 'GET', `/object?id=${id}`)).body.title).toBe('ghost');
+	expect(server.report().writes[id]?.map(write => write.status)).toEqual([200]);
+});
+
 test('a reset-before fault drops the connection before the write is applied', async () => {
 	const server = await start({objects: 1});
 	const id = firstId(server);
@@ -550,7 +589,28 @@ test('injectFaults scripts the next requests in order, undefined meaning no faul
 	expect(statuses).toEqual([500, 200, 503]);
 	expect(() => {
 		server.injectFaults(['boom' as never]);
-	}).toThrow("Expected `next[0]` to be `500`, `503`, `'reset-before'`, `'reset-after'` or `{slow: ms}` with ms >= 0, got `\"boom\"` (string)");
+	}).toThrow("Expected `next[0]` to be `500`, `503`, `429`, `'reset-before'`, `'reset-after'`, `{slow: ms}` with ms >= 0 or `{retryAfter: seconds}` with an integer >= 0, got `\"boom\"` (string)");
+});
+
+test('report().faults counts the injected faults by kind, scripted and random alike', async () => {
+	const server = await start({objects: 1, faults: {rate: 1, kinds: [{slow: 0}]}});
+	const id = firstId(server);
+	server.injectFaults([500, 503, 429, {retryAfter: 0}, 'reset-before', 'reset-after', undefined]);
+	for (let index = 0; index < 9; index++) {
+		await call(server, 'PATCH', '/object', {id, title: `t${index}`}).catch(() => undefined);
+	}
+
+	expect(server.report().faults).toEqual({'500': 1, '503': 1, '429': 2, 'reset-before': 1, 'reset-after': 1, slow: 2});
+	server.reset();
+	expect(server.report().faults).toEqual({});
+});
+
+test('faults hit only accepted requests: a request refused for its token gets no fault', async () => {
+	const server = await start({faults: {rate: 1, kinds: [503]}});
+	expect((await fetch(`${server.url}/space`)).status).toBe(401);
+	expect(server.report().faults).toEqual({});
+	expect((await call(server, 'GET', '/space')).status).toBe(503);
+	expect(server.report().faults).toEqual({'503': 1});
 });
 
 // Report, reset, close
@@ -589,6 +649,7 @@ test('reset() clears counters and the log but keeps the data', async () => {
 		overlaps: 0,
 		overlapsByObject: {},
 		conflicts: 0,
+		faults: {},
 		maxInFlightByObject: {},
 		writes: {},
 		log: [],
@@ -683,7 +744,8 @@ test.each<[string, unknown, string]>([
 	['faults', {faults: 'often'}, 'Expected `faults` to be an object `{rate, kinds}`, a function or `false`, got `"often"` (string)'],
 	['faults.rate', {faults: {rate: 2}}, 'Expected `faults.rate` to be a number from 0 to 1, got `2` (number)'],
 	['faults.kinds', {faults: {kinds: []}}, 'Expected `faults.kinds` to be a non-empty array of fault kinds, got `[array of 0]` (array)'],
-	['faults.kinds[i]', {faults: {kinds: [500, {slow: -1}]}}, "Expected `faults.kinds[1]` to be `500`, `503`, `'reset-before'`, `'reset-after'` or `{slow: ms}` with ms >= 0, got `[Object]` (object)"],
+	['faults.kinds[i]', {faults: {kinds: [500, {slow: -1}]}}, "Expected `faults.kinds[1]` to be `500`, `503`, `429`, `'reset-before'`, `'reset-after'`, `{slow: ms}` with ms >= 0 or `{retryAfter: seconds}` with an integer >= 0, got `[Object]` (object)"],
+	['faults.kinds[i] retryAfter', {faults: {kinds: [{retryAfter: 1.5}]}}, "Expected `faults.kinds[0]` to be `500`, `503`, `429`, `'reset-before'`, `'reset-after'`, `{slow: ms}` with ms >= 0 or `{retryAfter: seconds}` with an integer >= 0, got `[Object]` (object)"],
 	['faults unknown key', {faults: {rate: 1, kind: [500]}}, 'Expected `faults.kind` to be absent (known keys: `rate`, `kinds`), got `[array of 1]` (array)'],
 ])('startLwwServer() rejects an invalid %s with a precise TypeError', async (_name, options, message) => {
 	const error = await startLwwServer(options as LwwServerOptions).then(

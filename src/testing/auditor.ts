@@ -24,6 +24,7 @@ export class Auditor {
 	#total = 0;
 	#overlaps = 0;
 	#conflicts = 0;
+	#faults: Record<string, number> = {};
 	#overlapsByObject: Record<string, number> = {};
 	#maxInFlightByObject: Record<string, number> = {};
 	#writes: Record<string, LwwWrite[]> = {};
@@ -63,6 +64,11 @@ export class Auditor {
 		this.#conflicts++;
 	}
 
+	/** A fault was injected into a request. */
+	fault(name: string): void {
+		this.#faults[name] = (this.#faults[name] ?? 0) + 1;
+	}
+
 	finish(record: AuditRecord, status: number): void {
 		if (record.finished) {
 			return;
@@ -95,6 +101,7 @@ export class Auditor {
 			overlaps: this.#overlaps,
 			overlapsByObject: this.#overlapsByObject,
 			conflicts: this.#conflicts,
+			faults: this.#faults,
 			maxInFlightByObject: this.#maxInFlightByObject,
 			writes: this.#writes,
 			log: this.#log,
@@ -107,6 +114,7 @@ export class Auditor {
 		this.#total = 0;
 		this.#overlaps = 0;
 		this.#conflicts = 0;
+		this.#faults = {};
 		this.#overlapsByObject = {};
 		this.#maxInFlightByObject = {};
 		this.#writes = {};

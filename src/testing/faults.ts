@@ -5,12 +5,24 @@ import type {Random} from './random.js';
 /**
 A failure the server can inject into one request:
 - `500`, `503`: answer with that status after the latency, without applying anything.
+- `429`, `{retryAfter: seconds}`: answer 429 `cap_rate_limit_exceeded` with `Retry-After: 1` (or
+  the given whole seconds, `0` allowed) after the latency, without applying anything.
 - `'reset-before'`: destroy the connection on arrival, before anything is applied.
 - `'reset-after'`: apply the request, then destroy the connection without answering (the client sees
   a network error for a write that did happen: an uncertain outcome).
 - `{slow: ms}`: add `ms` to the latency, then answer normally.
 */
-export type FaultKind = 500 | 503 | 'reset-before' | 'reset-after' | {readonly slow: number};
+export type FaultKind =
+	| 500
+	| 503
+	| 429
+	| 'reset-before'
+	| 'reset-after'
+	| {readonly slow: number}
+	| {readonly retryAfter: number};
+
+/** How `report().faults` counts a kind: `'500'`, `'503'`, `'429'`, `'reset-before'`, `'reset-after'`, `'slow'`. */
+export type FaultName = '500' | '503' | '429' | 'reset-before' | 'reset-after' | 'slow';
 
 /** What a fault function sees of a request. */
 export type FaultRequest = {
@@ -38,20 +50,44 @@ export type FaultsOption =
 	| ((request: FaultRequest) => FaultKind | undefined);
 
 const defaultKinds: readonly FaultKind[] = [500, 503, 'reset-before', 'reset-after'];
-const kindExpectation = "`500`, `503`, `'reset-before'`, `'reset-after'` or `{slow: ms}` with ms >= 0";
+const kindExpectation =
+	"`500`, `503`, `429`, `'reset-before'`, `'reset-after'`, `{slow: ms}` with ms >= 0 or `{retryAfter: seconds}` with an integer >= 0";
 
 export function isFaultKind(value: unknown): value is FaultKind {
-	if (value === 500 || value === 503 || value === 'reset-before' || value === 'reset-after') {
+	if (value === 500 || value === 503 || value === 429 || value === 'reset-before' || value === 'reset-after') {
 		return true;
 	}
 
-	return (
-		isRecord(value) &&
-		Object.keys(value).length === 1 &&
-		typeof value.slow === 'number' &&
-		Number.isFinite(value.slow) &&
-		value.slow >= 0
-	);
+	if (!isRecord(value) || Object.keys(value).length !== 1) {
+		return false;
+	}
+
+	if ('slow' in value) {
+		return typeof value.slow === 'number' && Number.isFinite(value.slow) && value.slow >= 0;
+	}
+
+	return Number.isSafeInteger(value.retryAfter) && (value.retryAfter as number) >= 0;
+}
+
+export function faultName(kind: FaultKind): FaultName {
+	if (typeof kind === 'number') {
+		return String(kind) as FaultName;
+	}
+
+	if (typeof kind === 'string') {
+		return kind;
+	}
+
+	return 'slow' in kind ? 'slow' : '429';
+}
+
+/** `Retry-After` of a 429 fault, in whole seconds; `undefined` for the other kinds. */
+export function retryAfterOf(kind: FaultKind | undefined): number | undefined {
+	if (kind === 429) {
+		return 1;
+	}
+
+	return typeof kind === 'object' && 'retryAfter' in kind ? kind.retryAfter : undefined;
 }
 
 function checkKind(value: unknown, option: string): FaultKind {

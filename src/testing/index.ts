@@ -1,6 +1,6 @@
 export {startLwwServer, type LwwServer} from './server.js';
 export type {LwwMode, LwwServerOptions, RateLimitOptions} from './options.js';
-export type {FaultKind, FaultRequest, FaultsOption} from './faults.js';
+export type {FaultKind, FaultName, FaultRequest, FaultsOption} from './faults.js';
 export type {
 	LwwBlock,
 	LwwBlockInit,

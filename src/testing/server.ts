@@ -2,7 +2,7 @@ import {createServer, type IncomingMessage, type Server, type ServerResponse} fr
 import type {AddressInfo} from 'node:net';
 import {invalid} from '../core/describe.js';
 import {type AuditRecord, Auditor} from './auditor.js';
-import {type FaultKind, FaultPlan, normalizeScript} from './faults.js';
+import {type FaultKind, FaultPlan, faultName, normalizeScript, retryAfterOf} from './faults.js';
 import {type ModeStrategy, modeStrategy} from './modes.js';
 import {type LwwMode, type LwwServerOptions, normalizeOptions} from './options.js';
 import {createRandom, type Random} from './random.js';
@@ -323,6 +323,10 @@ class ReferenceServer implements LwwServer {
 		record: AuditRecord,
 	): Promise<Reply | undefined> {
 		const fault = this.#faults.next({method: context.method, path: context.path, n});
+		if (fault !== undefined) {
+			this.#auditor.fault(faultName(fault));
+		}
+
 		if (fault === 'reset-before') {
 			this.#destroy(request, record);
 			return undefined;
@@ -338,7 +342,7 @@ class ReferenceServer implements LwwServer {
 		}
 
 		const [min, max] = this.#latency;
-		const slow = typeof fault === 'object' ? fault.slow : 0;
+		const slow = typeof fault === 'object' && 'slow' in fault ? fault.slow : 0;
 		await this.#wait((min === max ? min : this.#random.between(min, max)) + slow);
 		if (fault === 500 || fault === 503) {
 			throw new ReplyError(
@@ -346,6 +350,11 @@ class ReferenceServer implements LwwServer {
 				fault === 500 ? 'cap_internal_error' : 'cap_service_unavailable',
 				fault === 500 ? 'Injected fault: internal error' : 'Injected fault: service unavailable',
 			);
+		}
+
+		const retryAfter = retryAfterOf(fault);
+		if (retryAfter !== undefined) {
+			throw new ReplyError(429, 'cap_rate_limit_exceeded', 'Injected fault: rate limit exceeded', {'Retry-After': String(retryAfter)});
 		}
 
 		let reply: Reply;

@@ -1,3 +1,5 @@
+import type {FaultName} from './faults.js';
+
 /**
 A property value in the Capacities form: a `type` plus a payload under the key of the same name,
 e.g. `{type: 'number', number: 3}` or `{type: 'title', title: {value: 'My page'}}`.
@@ -109,6 +111,11 @@ export type LwwReport = {
 	Always `0` in `'lww'`.
 	*/
 	readonly conflicts: number;
+	/**
+	Faults injected by kind (`{'503': 2, 'reset-after': 1, slow: 4}`; `{retryAfter}` counts as `'429'`),
+	random and scripted ones alike. Kinds never injected are absent.
+	*/
+	readonly faults: Readonly<Partial<Record<FaultName, number>>>;
 	/** The largest number of mutations of one object tree in flight at once, by object id. */
 	readonly maxInFlightByObject: Readonly<Record<string, number>>;
 	/** Finished mutations by object id, in the order they finished. */
