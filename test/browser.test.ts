@@ -1,0 +1,141 @@
+import {existsSync} from 'node:fs';
+import {createServer, request as forward, type Server} from 'node:http';
+import type {AddressInfo} from 'node:net';
+import {fileURLToPath} from 'node:url';
+import {build} from 'esbuild';
+import {type Browser, chromium} from 'playwright-core';
+import {afterAll, expect, onTestFinished, test} from 'vitest';
+import type {LwwBlock, LwwObject, LwwServer} from '../src/testing/index.js';
+import type {PageOutcome, PagePlan} from './browser/page.js';
+import {start} from './server-helpers.js';
+
+// The README says the core runs in browsers: this bundles it for the browser and runs lanes in
+// headless Chromium against the reference server. A missing Chromium fails the file; it never skips.
+const executablePath = '/usr/bin/chromium';
+const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const entry = fileURLToPath(new URL('browser/page.ts', import.meta.url));
+// The page and its script live under this prefix; every other path goes to the reference server, so
+// the page calls the API from its own origin (no CORS) with the API's real paths.
+const prefix = '/__page/';
+const html = `<!doctype html><meta charset="utf-8"><title>writelane</title><script type="module" src="${prefix}lanes.js"></script>`;
+
+type Setup = {readonly browser: Browser; readonly script: string};
+let setup: Promise<Setup> | undefined;
+
+// Inside each test rather than in beforeAll, so a missing Chromium counts as failed tests, not skipped ones.
+function prepare(): Promise<Setup> {
+	setup ??= (async () => {
+		if (!existsSync(executablePath)) {
+			throw new Error(`No Chromium at ${executablePath}: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+		}
+
+		const bundle = await build({entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent'});
+		const browser = await chromium.launch({executablePath, headless: true, args: chromiumArgs});
+		return {browser, script: bundle.outputFiles[0]?.text ?? ''};
+	})();
+	return setup;
+}
+
+afterAll(async () => {
+	await (await setup?.catch(() => undefined))?.browser.close();
+});
+
+/** Serves the page and its bundle, and passes every other request through to `server`. */
+async function servePage(server: LwwServer, script: string): Promise<string> {
+	const target = new URL(server.url);
+	const http: Server = createServer((request, response) => {
+		if (request.url === `${prefix}index.html` || request.url === `${prefix}lanes.js`) {
+			const isScript = request.url.endsWith('.js');
+			response.writeHead(200, {'content-type': isScript ? 'text/javascript; charset=utf-8' : 'text/html; charset=utf-8'});
+			response.end(isScript ? script : html);
+			return;
+		}
+
+		const upstream = forward({host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers}, reply => {
+			response.writeHead(reply.statusCode ?? 502, reply.headers);
+			reply.pipe(response);
+		});
+		upstream.on('error', () => response.destroy());
+		request.pipe(upstream);
+	});
+	await new Promise<void>(resolve => {
+		http.listen(0, '127.0.0.1', resolve);
+	});
+	onTestFinished(async () => {
+		http.closeAllConnections();
+		await new Promise(resolve => http.close(resolve));
+	});
+	return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+}
+
+async function runInPage(server: LwwServer, plan: Omit<PagePlan, 'token' | 'ids'>): Promise<PageOutcome> {
+	const {browser, script} = await prepare();
+	const origin = await servePage(server, script);
+	const page = await browser.newPage();
+	onTestFinished(() => page.close());
+	const errors: string[] = [];
+	page.on('pageerror', error => errors.push(error.message));
+	await page.goto(`${origin}${prefix}index.html`);
+	await page.waitForFunction(() => 'runLanes' in globalThis);
+	const full: PagePlan = {...plan, token: server.token, ids: server.objectIds};
+	const outcome = await page.evaluate(async (plan: PagePlan) => {
+		const {runLanes} = globalThis as unknown as {runLanes: (plan: PagePlan) => Promise<PageOutcome>};
+		return runLanes(plan);
+	}, full);
+	expect(errors).toEqual([]);
+	return outcome;
+}
+
+function stored(server: LwwServer, id: string): LwwObject {
+	const object = server.object(id);
+	if (!object) {
+		throw new Error(`object ${id} is not stored`);
+	}
+
+	return object;
+}
+
+function counterOf(object: LwwObject): number {
+	return object.properties.counter?.number as number;
+}
+
+/** The `seq-n` texts among the object's top-level blocks, in stored order. */
+function sequence(object: LwwObject): string[] {
+	const texts = Object.values(object.blocks)
+		.flat()
+		.map((block: LwwBlock) => ((block.tokens ?? []) as Array<{text: string}>).map(token => token.text).join(''));
+	return texts.filter(text => text.startsWith('seq-'));
+}
+
+const objects = 4;
+const appends = 12;
+const increments = 8;
+const inOrder = Array.from({length: appends}, (_, index) => `seq-${index + 1}`);
+
+test('headless Chromium - the bundled core keeps each object\'s appends in call order and loses no increment against the reference server', {timeout: 45_000}, async () => {
+	const server = await start({objects, latency: [1, 4]});
+	const before = server.objectIds.map(id => counterOf(stored(server, id)));
+	const outcome = await runInPage(server, {appends, increments, useLanes: true});
+
+	expect(outcome.userAgent).toMatch(/HeadlessChrome|Chrome\//);
+	expect(outcome.nodeGlobals).toBe(false);
+	expect(outcome.statuses).toEqual(Array.from({length: objects * (appends + increments)}, () => 200));
+	expect(outcome.lanesLeft).toBe(0);
+	expect(server.report().overlaps).toBe(0);
+	for (const [index, id] of server.objectIds.entries()) {
+		const object = stored(server, id);
+		expect({id, counter: counterOf(object), sequence: sequence(object)}).toEqual({id, counter: (before[index] ?? 0) + increments, sequence: inOrder});
+	}
+});
+
+test('headless Chromium - the same calls with the page\'s plain fetch overlap writes and lose updates (the check above can fail)', {timeout: 45_000}, async () => {
+	const server = await start({objects, latency: [1, 4]});
+	const before = server.objectIds.map(id => counterOf(stored(server, id)));
+	const outcome = await runInPage(server, {appends, increments, useLanes: false});
+
+	expect(outcome.nodeGlobals).toBe(false);
+	const lost = server.objectIds.reduce((sum, id, index) => sum + (before[index] ?? 0) + increments - counterOf(stored(server, id)), 0);
+	const outOfOrder = server.objectIds.filter(id => sequence(stored(server, id)).join() !== inOrder.join()).length;
+	expect(server.report().overlaps).toBeGreaterThan(0);
+	expect(lost + outOfOrder).toBeGreaterThan(0);
+});

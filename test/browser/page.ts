@@ -1,0 +1,77 @@
+// What the browser test's page runs. Bundled for the browser (esbuild, platform 'browser'): the whole
+// public core is imported, so a Node-only import anywhere in it fails the bundle.
+import * as writelane from '../../src/index.js';
+
+/** What the test asks the page to do against the reference server behind the page's own origin. */
+export type PagePlan = {
+	readonly token: string;
+	readonly ids: readonly string[];
+	/** Block appends per object, `seq-1` … `seq-n`, each through `lanes.fetch`. */
+	readonly appends: number;
+	/** Read-modify-write increments of the `counter` property per object. */
+	readonly increments: number;
+	/** `false`: the same calls with the page's plain `fetch`, no lanes (the control). */
+	readonly useLanes: boolean;
+};
+
+export type PageOutcome = {
+	readonly userAgent: string;
+	readonly nodeGlobals: boolean;
+	readonly statuses: readonly number[];
+	readonly lanesLeft: number;
+};
+
+type Editable = {id: string; properties: {counter: {type: 'number'; number: number}}};
+
+function incremented(object: Editable): Editable {
+	return {id: object.id, properties: {counter: {type: 'number', number: object.properties.counter.number + 1}}};
+}
+
+async function run(plan: PagePlan): Promise<PageOutcome> {
+	const base = location.origin;
+	const headers = {authorization: `Bearer ${plan.token}`, 'content-type': 'application/json'};
+	const lanes = writelane.createLanes({keys: writelane.capacities()});
+	const send = plan.useLanes ? lanes.fetch : (input: string, init?: RequestInit) => fetch(input, init);
+
+	const append = async (id: string, text: string): Promise<number> => {
+		const blocks = [{type: 'TextBlock', tokens: [{type: 'TextToken', text, style: {}}]}];
+		const response = await send(`${base}/blocks/append`, {method: 'POST', headers, body: JSON.stringify({id, blocks})});
+		await response.arrayBuffer();
+		return response.status;
+	};
+
+	const increment = async (id: string): Promise<number> => {
+		if (plan.useLanes) {
+			const result = await lanes.update<Editable>(`${base}/object?id=${id}`, incremented, {method: 'PATCH', writeUrl: `${base}/object`, headers});
+			return result.response.status;
+		}
+
+		const object = (await (await fetch(`${base}/object?id=${id}`, {headers})).json()) as Editable;
+		const response = await fetch(`${base}/object`, {method: 'PATCH', headers, body: JSON.stringify(incremented(object))});
+		await response.arrayBuffer();
+		return response.status;
+	};
+
+	// Everything is submitted at once, interleaved across objects, in call order.
+	const calls: Array<Promise<number>> = [];
+	for (let step = 1; step <= Math.max(plan.appends, plan.increments); step++) {
+		for (const id of plan.ids) {
+			if (step <= plan.appends) {
+				calls.push(append(id, `seq-${step}`));
+			}
+
+			if (step <= plan.increments) {
+				calls.push(increment(id));
+			}
+		}
+	}
+
+	const statuses = await Promise.all(calls);
+	await lanes.onIdle();
+	const lanesLeft = lanes.stats().lanes.length;
+	await lanes.close();
+	return {userAgent: navigator.userAgent, nodeGlobals: 'process' in globalThis || 'Buffer' in globalThis, statuses, lanesLeft};
+}
+
+// The namespace itself goes on the page too, so no export of the core is tree-shaken out of the bundle.
+Object.assign(globalThis, {runLanes: run, writelane});
