@@ -124,7 +124,7 @@ test('retry - invalid retry options name the option', () => {
 	expect(() => createLanes({retry: {limit: -1}})).toThrow('Expected `retry.limit` to be an integer >= 0, got `-1` (number)');
 	expect(() => createLanes({retry: {methods: ['GET', '']}})).toThrow('Expected `retry.methods` to be an array of method names, got `[array of 2]` (array)');
 	expect(() => createLanes({retry: {statusCodes: [700]}})).toThrow('Expected `retry.statusCodes` to be an array of HTTP status codes, got `[array of 1]` (array)');
-	expect(() => createLanes({retry: {backoff: {base: -5}}})).toThrow('Expected `retry.backoff.base` to be a number >= 0, got `-5` (number)');
+	expect(() => createLanes({retry: {backoff: {base: -5}}})).toThrow('Expected `retry.backoff.base` to be a finite number of milliseconds >= 0, got `-5` (number)');
 	expect(() => createLanes({retry: {maxRetryAfter: Number.NaN}})).toThrow('Expected `retry.maxRetryAfter` to be a number >= 0 or `false`, got `NaN` (number)');
 	expect(() => createLanes({retry: 'yes' as never})).toThrow('Expected `retry` to be an object, a number or `false`, got `"yes"` (string)');
 });

@@ -1,10 +1,11 @@
 import PQueue from 'p-queue';
-import {clock, type TimerHandle} from './clock.js';
+import {clock, maxTimerDelay, type TimerHandle} from './clock.js';
+import {invalid} from './describe.js';
 
 export type RateLimit = {
 	/** Requests started per `interval` at most (a sliding window). */
 	readonly limit: number;
-	/** Window length in milliseconds. */
+	/** Window length in milliseconds, at most 2^31 - 1 (about 24.8 days). */
 	readonly interval: number;
 };
 
@@ -19,6 +20,11 @@ export class Limiter {
 	#resumeTimer: TimerHandle | undefined;
 
 	constructor(concurrency: number, rateLimit: RateLimit | undefined) {
+		// p-queue times its windows with platform timers, which fire a longer one after 1 ms: its queue would spin, starting a request every millisecond.
+		if (rateLimit && rateLimit.interval > maxTimerDelay) {
+			throw invalid('rateLimit.interval', `a number of milliseconds <= ${maxTimerDelay} (about 24.8 days)`, rateLimit.interval);
+		}
+
 		if (concurrency !== Number.POSITIVE_INFINITY || rateLimit) {
 			this.#queue = new PQueue({
 				concurrency,
@@ -63,7 +69,10 @@ export class Limiter {
 			});
 	}
 
-	/** Stops starting requests for `ms` (a 429 with Retry-After: rate limits belong to the token, not the resource). */
+	/**
+	Stops starting requests for `ms` (a 429 with Retry-After: rate limits belong to the token, not the
+	resource). Any length is kept in full: the clock chains timers past the platform's 24.8-day limit.
+	*/
 	pauseFor(ms: number): void {
 		const until = clock.now() + ms;
 		if (until <= this.#resumeAt) {

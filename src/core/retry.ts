@@ -1,4 +1,4 @@
-import {invalid} from './describe.js';
+import {describe, invalid} from './describe.js';
 
 /** How writelane retries an HTTP request. Every attempt runs inside the lane the first one took. */
 export type RetryOptions = {
@@ -26,12 +26,15 @@ export type RetryOptions = {
 	readonly networkErrors?: boolean;
 	/**
 	Delay before retry `attempt` (1-based) when the server sent no `Retry-After`: exponential
-	(`base * 2 ** (attempt - 1)`, at most `max`) with full jitter, or your function.
+	(`base * 2 ** (attempt - 1)`, at most `max`) with full jitter, or your function. Delays are finite
+	milliseconds: your function returning `Infinity` or `NaN` fails the request with a `TypeError`.
 	@default {base: 300, max: 10_000}
 	*/
 	readonly backoff?: {readonly base?: number; readonly max?: number} | ((attempt: number) => number);
 	/**
-	The longest `Retry-After` writelane waits for; a longer one ends the retries and hands you the response.
+	The longest `Retry-After` writelane waits for; a longer one ends the retries and hands you the
+	response. `false` waits for any `Retry-After`, however long. The pacer bounds its own waits for a
+	bucket's quota separately (`pacing.maxWait`): raise it too if you raise this above an hour.
 	@default 60_000
 	*/
 	readonly maxRetryAfter?: number | false;
@@ -93,8 +96,8 @@ function normalizeBackoff(backoff: RetryOptions['backoff']): (attempt: number) =
 	if (typeof backoff === 'function') {
 		return attempt => {
 			const ms = backoff(attempt);
-			if (typeof ms !== 'number' || !(ms >= 0)) {
-				throw invalid('retry.backoff()', 'to return a number >= 0', ms);
+			if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+				throw new TypeError(`Expected \`retry.backoff()\` to return a finite number of milliseconds >= 0, got ${describe(ms)}`);
 			}
 
 			return ms;
@@ -102,21 +105,23 @@ function normalizeBackoff(backoff: RetryOptions['backoff']): (attempt: number) =
 	}
 
 	const {base = 300, max = 10_000} = backoff ?? {};
-	if (typeof base !== 'number' || !(base >= 0)) {
-		throw invalid('retry.backoff.base', 'a number >= 0', base);
+	if (typeof base !== 'number' || !Number.isFinite(base) || base < 0) {
+		throw invalid('retry.backoff.base', 'a finite number of milliseconds >= 0', base);
 	}
 
-	if (typeof max !== 'number' || !(max >= 0)) {
-		throw invalid('retry.backoff.max', 'a number >= 0', max);
+	if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
+		throw invalid('retry.backoff.max', 'a finite number of milliseconds >= 0', max);
 	}
 
-	// Full jitter: spreads retries of many lanes that failed together.
-	return attempt => Math.round(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
+	// Full jitter: spreads retries of many lanes that failed together. The exponent stops where
+	// `base * 2 ** n` could overflow to Infinity (and `0 * Infinity` to NaN) after a thousand attempts.
+	return attempt => Math.round(Math.random() * Math.min(max, base * 2 ** Math.min(attempt - 1, 52)));
 }
 
 /**
 `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-`undefined` when absent or unparsable; a date in the past is 0.
+`undefined` when absent or unparsable; a date in the past is 0. Always finite: delay-seconds too
+large for a number count as `Number.MAX_SAFE_INTEGER` ms (285,000 years), still a wait, not garbage.
 */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
 	if (value === null) {
@@ -125,7 +130,7 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 
 	const trimmed = value.trim();
 	if (/^\d+$/.test(trimmed)) {
-		return Number(trimmed) * 1000;
+		return Math.min(Number(trimmed) * 1000, Number.MAX_SAFE_INTEGER);
 	}
 
 	// An HTTP-date names its day (`Sun, 06 Nov 1994 08:49:37 GMT`); Date.parse alone would take `-1` for a year.
