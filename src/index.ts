@@ -30,12 +30,16 @@ export {partitionOf} from './keys/partition.js';
 export type {KeyDecision, KeyPattern, KeyRule, KeysOption, LaneKeys, LaneRequest, OperationKind, Preset} from './keys/types.js';
 export {
 	BackendError,
+	BodyParseError,
 	ClosedError,
 	ConflictError,
+	HookError,
 	HttpError,
 	isBackendError,
+	isBodyParseError,
 	isClosedError,
 	isConflictError,
+	isHookError,
 	isHttpError,
 	isLaneTimeoutError,
 	isQueueFullError,

@@ -1,6 +1,6 @@
 import type {KeysOption} from './keys/types.js';
 import type {LockBackend} from './core/backend.js';
-import {invalid} from './core/describe.js';
+import {fields, invalid, rejectUnknown} from './core/describe.js';
 import type {RateLimit} from './core/limiter.js';
 import {normalizeRetry, type RetryOptions, type RetryPolicy} from './core/retry.js';
 import type {CacheOptions} from './occ/etag-cache.js';
@@ -137,6 +137,39 @@ const known = new Set([
 	'pacing',
 ]);
 
+type BackoffOptions = Exclude<NonNullable<RetryOptions['backoff']>, (attempt: number) => number>;
+type UncertainObject = Exclude<UncertainOptions, string>;
+type IdempotencyObject = Exclude<NonNullable<LanesOptions['idempotencyKeys']>, boolean>;
+
+const nested = {
+	rateLimit: fields<RateLimit>({limit: true, interval: true}),
+	retry: fields<RetryOptions>({limit: true, methods: true, statusCodes: true, networkErrors: true, backoff: true, maxRetryAfter: true}),
+	'retry.backoff': fields<BackoffOptions>({base: true, max: true}),
+	cache: fields<CacheOptions>({maxEntries: true, maxBodyBytes: true}),
+	uncertain: fields<UncertainObject>({policy: true, graceMs: true}),
+	idempotencyKeys: fields<IdempotencyObject>({header: true}),
+	pacing: fields<PacerOptions>({probe: true, maxBuckets: true}),
+} as const;
+
+function isPlainObject(value: unknown): value is object {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Unknown names inside the object-valued options, checked before their values are. */
+function rejectUnknownNested(options: LanesOptions): void {
+	for (const option of ['rateLimit', 'retry', 'cache', 'uncertain', 'idempotencyKeys', 'pacing'] as const) {
+		const value: unknown = options[option];
+		if (isPlainObject(value)) {
+			rejectUnknown(option, value, nested[option]);
+		}
+	}
+
+	const backoff: unknown = isPlainObject(options.retry) ? (options.retry as RetryOptions).backoff : undefined;
+	if (isPlainObject(backoff)) {
+		rejectUnknown('retry.backoff', backoff, nested['retry.backoff']);
+	}
+}
+
 function boolean(option: string, value: unknown): boolean {
 	if (typeof value !== 'boolean') {
 		throw invalid(option, 'a boolean', value);
@@ -158,6 +191,8 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 			throw new TypeError(`Unknown option \`${name}\`; known options: ${[...known].join(', ')}`);
 		}
 	}
+
+	rejectUnknownNested(options);
 
 	const {reads = 'parallel', concurrency = Number.POSITIVE_INFINITY, rateLimit = false, maxQueuePerKey = false, queueTimeout = false} = options;
 	if (reads !== 'parallel' && reads !== 'shared') {

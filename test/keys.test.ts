@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {expect, test} from 'vitest';
+import {HookError} from '../src/errors/index.js';
 import {
 	classify,
 	compileKeys,
@@ -323,12 +324,24 @@ test('compileKeys() - a bad result from a rule throws a TypeError naming the res
 	);
 });
 
-test('compileKeys() - an error thrown by a rule propagates', () => {
+test('compileKeys() - an error thrown by a rule becomes a HookError naming the rule, with the error as cause', () => {
 	const failure = new Error('rule failed');
 	const keys = compileKeys(() => {
 		throw failure;
 	});
-	expect(() => keys.resolve(laneRequest('GET', 'https://a.example/'))).toThrow(failure);
+	const error = (() => {
+		try {
+			keys.resolve(laneRequest('GET', 'https://a.example/x?token=secret'));
+		} catch (error_) {
+			return error_ as HookError;
+		}
+
+		return undefined;
+	})();
+	expect(error).toBeInstanceOf(HookError);
+	expect(error?.message).toBe('The key rule threw on GET https://a.example/x; the request was not sent (the thrown value is the `cause`)');
+	expect(error?.hook).toBe('rule');
+	expect(error?.cause).toBe(failure);
 });
 
 test('compileKeys() - a preset brings its rule, readsBody and observe', () => {

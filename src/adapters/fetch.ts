@@ -1,5 +1,5 @@
 import type {Engine, LaneContext, Task} from '../core/engine.js';
-import {toLaneRequest} from '../keys/request.js';
+import {toLaneRequest, toRequest} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import type {Coalescer} from '../occ/coalesce.js';
 import type {EtagCache} from '../occ/etag-cache.js';
@@ -151,7 +151,7 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 	};
 
 	const prepare = async (input: RequestInfo | URL, init: RequestInit | undefined): Promise<{keys: readonly string[]; call: Call}> => {
-		let request = new Request(input, init);
+		let request = toRequest(input, init);
 		const laneRequest = await toLaneRequest(request, deps.keys.readsBody);
 		const {keys, kind} = deps.keys.resolve(laneRequest);
 		let idempotent = false;

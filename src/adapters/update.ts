@@ -4,12 +4,13 @@ import type {Engine, LaneContext} from '../core/engine.js';
 import type {LaneRequest} from '../keys/types.js';
 import {ConflictError, HttpError, type Reply} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
-import {defaultKey} from '../keys/normalize.js';
-import {toLaneRequest} from '../keys/request.js';
+import {defaultKey, normalizeUrl} from '../keys/normalize.js';
+import {toLaneRequest, toRequest} from '../keys/request.js';
 import {isConflict, readReplyBody, versionOf} from '../occ/conflict.js';
 import {handleUncertain} from '../occ/uncertain.js';
 import type {FetchFeatures} from './fetch.js';
 import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
+import {encodeWriteBody, readJsonBody} from './json-body.js';
 
 function unwrap(error: unknown): never {
 	throw error instanceof InFlightFailure ? error.error : error;
@@ -120,7 +121,11 @@ export async function update<T, W = T>(
 	let read: Request;
 	let laneRequest: LaneRequest;
 	try {
-		read = new Request(url, {method: 'GET', headers: headers ?? {}, signal: signal ?? null});
+		read = toRequest(url, {method: 'GET', headers: headers ?? {}, signal: signal ?? null});
+		if (options.writeUrl !== undefined) {
+			// Refused now, not after the read inside the lane.
+			normalizeUrl(toRequest(options.writeUrl).url);
+		}
 		laneRequest = await toLaneRequest(read, false);
 	} catch (error) {
 		deps.admission.release(place);
@@ -144,7 +149,7 @@ export async function update<T, W = T>(
 				}
 
 				const etag = current.headers.get('etag');
-				const state = (await current.json()) as T;
+				const state = (await readJsonBody(current, read, keys)) as T;
 				const next = await mutate(state, {signal, attempt});
 				if (next === undefined) {
 					return {value: state, written: false, response: current, attempts: attempt};
@@ -163,7 +168,7 @@ export async function update<T, W = T>(
 					writeHeaders.set('if-match', etag);
 				}
 
-				const write = new Request(options.writeUrl ?? url, {method, headers: writeHeaders, body: JSON.stringify(body), signal: signal ?? null});
+				const write = new Request(options.writeUrl ?? url, {method, headers: writeHeaders, body: encodeWriteBody(next, body), signal: signal ?? null});
 				const writeSummary = summarize(write);
 				const writeLaneRequest = await toLaneRequest(write, deps.keys.readsBody);
 				let response: Response;

@@ -25,3 +25,21 @@ export function describe(value: unknown): string {
 export function invalid(option: string, expected: string, value: unknown): TypeError {
 	return new TypeError(`Expected \`${option}\` to be ${expected}, got ${describe(value)}`);
 }
+
+/**
+Throws a `TypeError` for the first own property of `value` not in `known`, so a misspelt nested
+option (`retry.limt`) fails instead of silently doing nothing. `option` is the path of `value`
+(`'retry'`); `known` lists every field its type declares.
+*/
+export function rejectUnknown(option: string, value: object, known: readonly string[]): void {
+	for (const name of Object.keys(value)) {
+		if (!known.includes(name)) {
+			throw new TypeError(`Unknown option \`${option}.${name}\`; known options of \`${option}\`: ${known.join(', ')}`);
+		}
+	}
+}
+
+/** The field names of an options type; the compiler keeps each list complete and exact. */
+export function fields<T extends object>(names: Record<keyof T, true>): readonly string[] {
+	return Object.keys(names);
+}

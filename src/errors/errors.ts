@@ -100,3 +100,46 @@ export class UncertainOutcomeError extends WritelaneError {
 		this.applied = options.applied;
 	}
 }
+
+/**
+A server's answer that `update()` reads as JSON was not JSON (or was empty). `excerpt` is the start
+of the body with credentials scrubbed; the body itself is not kept.
+*/
+export class BodyParseError extends WritelaneError {
+	override name = 'BodyParseError';
+	override readonly code = 'WL_BODY_PARSE';
+	readonly status: number;
+	/** Method and URL without query string or credentials. */
+	readonly request: string;
+	/** At most 120 characters of the body, credentials scrubbed; `''` for an empty body. */
+	readonly excerpt: string;
+
+	constructor(status: number, request: string, excerpt: string, options: WritelaneErrorOptions = {}) {
+		super(
+			excerpt === ''
+				? `${request} answered ${status} with an empty body where JSON was expected`
+				: `${request} answered ${status} with a body that is not JSON: ${JSON.stringify(excerpt)}`,
+			options,
+		);
+		this.status = status;
+		this.request = request;
+		this.excerpt = excerpt;
+	}
+}
+
+/**
+User code that writelane calls to decide about a request threw: the key rule, or a preset's hook
+(`bucket`, `isConflict`, `versioning.read` / `versioning.write`). The operation failed; its lane,
+if it held one, was released. The thrown value is the `cause`.
+*/
+export class HookError extends WritelaneError {
+	override name = 'HookError';
+	override readonly code = 'WL_HOOK';
+	/** What threw: `'rule'`, `'bucket'`, `'isConflict'`, `'versioning.read'` or `'versioning.write'`. */
+	readonly hook: string;
+
+	constructor(message: string, options: WritelaneErrorOptions & {hook: string}) {
+		super(message, options);
+		this.hook = options.hook;
+	}
+}

@@ -1,7 +1,9 @@
 import type {
 	BackendError,
+	BodyParseError,
 	ClosedError,
 	ConflictError,
+	HookError,
 	HttpError,
 	LaneTimeoutError,
 	QueueFullError,
@@ -32,3 +34,5 @@ export const isBackendError = guard<BackendError>('BackendError');
 export const isConflictError = guard<ConflictError>('ConflictError');
 export const isHttpError = guard<HttpError>('HttpError');
 export const isUncertainOutcomeError = guard<UncertainOutcomeError>('UncertainOutcomeError');
+export const isBodyParseError = guard<BodyParseError>('BodyParseError');
+export const isHookError = guard<HookError>('HookError');

@@ -1,9 +1,11 @@
 export {WritelaneError, type WritelaneErrorOptions} from './writelane-error.js';
-export {BackendError, ClosedError, ConflictError, HttpError, LaneTimeoutError, QueueFullError, type Reply, UncertainOutcomeError} from './errors.js';
+export {BackendError, BodyParseError, ClosedError, ConflictError, HookError, HttpError, LaneTimeoutError, QueueFullError, type Reply, UncertainOutcomeError} from './errors.js';
 export {
 	isBackendError,
+	isBodyParseError,
 	isClosedError,
 	isConflictError,
+	isHookError,
 	isHttpError,
 	isLaneTimeoutError,
 	isQueueFullError,

@@ -1,5 +1,6 @@
-import {describe, invalid} from '../core/describe.js';
+import {describe, fields, invalid, rejectUnknown} from '../core/describe.js';
 import {canonicalKey, sortedUnique} from '../core/key.js';
+import {HookError} from '../errors/errors.js';
 import {classify} from './classify.js';
 import {defaultKey} from './normalize.js';
 import {compilePatterns, type Resolved} from './patterns.js';
@@ -72,16 +73,102 @@ export function resolveDecision(decision: KeyDecision, method: string): Resolved
 	return {keys: ruleKeys(keys, '.keys'), kind: (kind as OperationKind | undefined) ?? classify(method)};
 }
 
+/** Who a hook belongs to, for `HookError` messages: `the key rule`, `the \`capacities\` preset's \`bucket\``. */
+function hookOwner(preset: Preset | undefined, hook: string): string {
+	if (preset === undefined) {
+		return 'The key rule';
+	}
+
+	return hook === 'rule' ? `The \`${preset.name}\` preset's rule` : `The \`${preset.name}\` preset's \`${hook}\``;
+}
+
+function hookError(preset: Preset | undefined, hook: string, cause: unknown, request?: LaneRequest): HookError {
+	// Method and path only: the query and headers a rule sees may carry credentials.
+	const target = request === undefined ? '' : ` on ${request.method} ${request.url.origin}${request.url.pathname}`;
+	return new HookError(`${hookOwner(preset, hook)} threw${target}; the request was not sent (the thrown value is the \`cause\`)`, {hook, cause});
+}
+
+/** A hook that throws fails its own operation with a `HookError`, which says whose code it was. */
+function guarded<A extends unknown[], R>(preset: Preset, hook: string, fn: (...args: A) => R): (...args: A) => R {
+	return (...args: A) => {
+		try {
+			return fn(...args);
+		} catch (error) {
+			throw new HookError(`${hookOwner(preset, hook)} threw (the thrown value is the \`cause\`)`, {hook, cause: error});
+		}
+	};
+}
+
 function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefined): CompiledKeys {
 	return {
-		resolve: request => resolveDecision(rule(request), request.method),
+		resolve(request) {
+			let decision: KeyDecision;
+			try {
+				decision = rule(request);
+			} catch (error) {
+				throw hookError(preset, 'rule', error, request);
+			}
+
+			return resolveDecision(decision, request.method);
+		},
 		readsBody,
 		observe: preset?.observe,
 		preset,
 	};
 }
 
+/** The preset with its decision hooks wrapped by `guarded()`; what it leaves out stays left out. */
+function guardedPreset(preset: Preset): Preset {
+	const {bucket, isConflict, versioning} = preset;
+	return {
+		...preset,
+		...(bucket && {bucket: guarded(preset, 'bucket', bucket)}),
+		...(isConflict && {isConflict: guarded(preset, 'isConflict', isConflict)}),
+		...(versioning?.type === 'field' && {
+			versioning: {
+				...versioning,
+				read: guarded(preset, 'versioning.read', versioning.read),
+				write: guarded(preset, 'versioning.write', versioning.write),
+			},
+		}),
+	};
+}
+
+const presetFields = fields<Preset>({
+	name: true,
+	rule: true,
+	readsBody: true,
+	observe: true,
+	versioning: true,
+	isConflict: true,
+	bucket: true,
+	rateLimit: true,
+	idempotency: true,
+});
+
+function isObject(value: unknown): value is object {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Misspelt preset fields (`readBody`, `versioning.raed`) fail instead of silently changing nothing. */
+function rejectUnknownPresetFields(preset: Preset): void {
+	rejectUnknown('keys', preset, presetFields);
+	const {versioning, rateLimit, idempotency} = preset as {versioning?: unknown; rateLimit?: unknown; idempotency?: unknown};
+	if (isObject(versioning)) {
+		rejectUnknown('keys.versioning', versioning, ['type', 'read', 'write']);
+	}
+
+	if (isObject(rateLimit)) {
+		rejectUnknown('keys.rateLimit', rateLimit, ['limit', 'interval']);
+	}
+
+	if (isObject(idempotency)) {
+		rejectUnknown('keys.idempotency', idempotency, ['header', 'bodyField']);
+	}
+}
+
 function compilePreset(preset: Preset): CompiledKeys {
+	rejectUnknownPresetFields(preset);
 	if (typeof preset.rule !== 'function') {
 		throw invalid('keys.rule', 'a function', preset.rule);
 	}
@@ -108,7 +195,7 @@ function compilePreset(preset: Preset): CompiledKeys {
 		throw invalid('keys.versioning', "`{type: 'etag'}` or `{type: 'field', read, write}`", versioning);
 	}
 
-	return compileRule(preset.rule, preset.readsBody ?? false, preset);
+	return compileRule(preset.rule, preset.readsBody ?? false, guardedPreset(preset));
 }
 
 /**

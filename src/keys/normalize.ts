@@ -125,7 +125,8 @@ function redact(value: string): string {
 	return end === -1 ? shown : shown.slice(0, end);
 }
 
-function shownUrl(value: unknown): unknown {
+/** What a message may show of a URL (see `redact()`); other values are returned as they are. */
+export function shownUrl(value: unknown): unknown {
 	if (typeof value === 'string') {
 		return redact(value);
 	}

@@ -1,5 +1,6 @@
-import {invalid} from '../core/describe.js';
-import {normalizeUrl} from './normalize.js';
+import {describe, invalid} from '../core/describe.js';
+import {scrub, secretsOf} from '../errors/redact.js';
+import {normalizeUrl, shownUrl} from './normalize.js';
 import type {LaneRequest} from './types.js';
 
 /** `application/json` or any `+json` media type (`application/merge-patch+json`), parameters ignored. */
@@ -40,4 +41,59 @@ export async function toLaneRequest(request: Request, readsBody: boolean): Promi
 	const headers = new Headers(request.headers);
 	const body = readsBody && request.body !== null && isJsonContentType(headers.get('content-type')) ? await readJson(request) : undefined;
 	return {method: request.method.toUpperCase(), url, headers, body};
+}
+
+/** Every header of a `RequestInit`, read without validating it (its values may be what the platform refused). */
+function rawHeaders(headers: unknown): [string, string][] {
+	if (headers === undefined || headers === null || typeof headers !== 'object') {
+		return [];
+	}
+
+	try {
+		if (typeof (headers as Headers).entries === 'function' && !Array.isArray(headers)) {
+			return [...(headers as Headers).entries()];
+		}
+
+		const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+		return pairs.map(pair => [String((pair as unknown[])[0]), String((pair as unknown[])[1])]);
+	} catch {
+		return [];
+	}
+}
+
+/**
+Why the platform refused `new Request(input, init)`, without its message's credentials: an input
+that is not an absolute http(s) URL or that has user info gets our own message (the platform's shows
+the whole URL, password and query included); anything else (an invalid header value or method) gets
+the platform's reason with every header value and URL secret scrubbed.
+*/
+function requestError(input: unknown, init: RequestInit | undefined, error: unknown): TypeError {
+	const url = typeof input === 'string' || input instanceof URL ? input : undefined;
+	if (url !== undefined) {
+		// Throws our own TypeError naming `url` when it is not an absolute http(s) URL.
+		const parsed = normalizeUrl(url);
+		const raw = new URL(url);
+		if (raw.username !== '' || raw.password !== '') {
+			return new TypeError(
+				`Expected \`url\` to have no user name or password (fetch refuses them; send credentials in a header such as \`Authorization\`), got ${describe(shownUrl(parsed))}`,
+			);
+		}
+	}
+
+	const requestUrl = url ?? (input as {url?: unknown} | null)?.url;
+	const secrets = secretsOf([...rawHeaders(init?.headers), ...rawHeaders((input as {headers?: unknown} | null)?.headers)], typeof requestUrl === 'string' || requestUrl instanceof URL ? requestUrl : undefined);
+	const reason = error instanceof Error ? error.message : String(error);
+	return new TypeError(`The request could not be built: ${scrub(reason, secrets)}`);
+}
+
+/**
+\`new Request(input, init)\`, except that when the platform refuses, the \`TypeError\` is our own and
+never shows credentials (see \`requestError()\`).
+*/
+export function toRequest(input: RequestInfo | URL, init?: RequestInit): Request {
+	try {
+		return new Request(input, init);
+	} catch (error) {
+		throw requestError(input, init, error);
+	}
 }

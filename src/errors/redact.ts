@@ -1,0 +1,142 @@
+/*
+What errors may show of what a request carried. Header values are secret unless the header is on
+an allow-list; URL user info and query values always are. Used to scrub the text of a server's
+answer or of a platform error before it goes into one of our messages.
+*/
+
+/** Headers whose values never carry credentials. Every other header's value counts as one. */
+const publicHeaders = new Set([
+	'accept',
+	'accept-encoding',
+	'accept-language',
+	'cache-control',
+	'content-encoding',
+	'content-language',
+	'content-length',
+	'content-type',
+	'if-match',
+	'if-modified-since',
+	'if-none-match',
+	'if-unmodified-since',
+	'pragma',
+	'prefer',
+	'range',
+	'user-agent',
+]);
+
+/** Parts shorter than this are not looked for on their own: they would match ordinary words. */
+const minPart = 4;
+const redacted = '[redacted]';
+
+function addValue(secrets: Set<string>, value: string): void {
+	if (value === '') {
+		return;
+	}
+
+	secrets.add(value);
+	// `Bearer <token>`, `a=1; session=<id>`, `key1,key2`: each part on its own, too.
+	for (const part of value.split(/[\s,;=:]+/)) {
+		if (part.length >= minPart) {
+			secrets.add(part);
+		}
+	}
+
+	try {
+		const decoded = decodeURIComponent(value);
+		if (decoded !== value) {
+			addValue(secrets, decoded);
+		}
+	} catch {
+		// Not an escaped value: the raw spelling is enough.
+	}
+}
+
+/**
+The secret strings of a request: the values of its headers outside the allow-list, its URL's user
+name and password and its query values, each whole and split into parts.
+*/
+export function secretsOf(headers: Iterable<[string, string]> | undefined, url: string | URL | undefined): Set<string> {
+	const secrets = new Set<string>();
+	for (const [name, value] of headers ?? []) {
+		if (!publicHeaders.has(name.toLowerCase())) {
+			addValue(secrets, value);
+		}
+	}
+
+	if (url !== undefined) {
+		addUrlSecrets(secrets, String(url));
+	}
+
+	return secrets;
+}
+
+/** User info and query values of a URL, also of one the URL parser rejects. */
+function addUrlSecrets(secrets: Set<string>, url: string): void {
+	const scheme = /^[a-z][a-z\d+.-]*:[/\\]*/i.exec(url)?.[0] ?? '';
+	const rest = url.slice(scheme.length);
+	const authorityEnd = rest.search(/[/\\?#]/);
+	const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
+	const at = authority.lastIndexOf('@');
+	if (at !== -1) {
+		for (const part of authority.slice(0, at).split(':')) {
+			addValue(secrets, part);
+		}
+	}
+
+	const queryStart = url.indexOf('?');
+	if (queryStart !== -1) {
+		const hash = url.indexOf('#', queryStart);
+		const query = url.slice(queryStart + 1, hash === -1 ? undefined : hash);
+		for (const pair of query.split('&')) {
+			const equals = pair.indexOf('=');
+			addValue(secrets, equals === -1 ? pair : pair.slice(equals + 1));
+		}
+	}
+}
+
+/** Names of JSON fields and parameters whose values are credentials, whatever the request carried. */
+const secretName = String.raw`[\w-]*(?:token|secret|passw(?:or)?d|api[_-]?key|auth\w*|cookie|session|credential|signature)[\w-]*`;
+const patterns: ReadonlyArray<readonly [RegExp, string]> = [
+	// User info in a URL.
+	[/([a-z][a-z\d+.-]*:\/\/)[^\s/?#@"'<>]*@/gi, `$1${redacted}@`],
+	// Query strings of URLs.
+	[/([a-z][a-z\d+.-]*:\/\/[^\s?#"'<>]*)\?[^\s#"'<>]*/gi, `$1?${redacted}`],
+	// Authorization schemes with their credentials.
+	[/\b(Bearer|Basic|Digest|Token)\s+[\w.~+/=-]+/gi, `$1 ${redacted}`],
+	// `"token": "…"`, `token=…`.
+	[new RegExp(String.raw`("${secretName}"\s*:\s*)"(?:[^"\\]|\\.)*"`, 'gi'), `$1"${redacted}"`],
+	[new RegExp(String.raw`\b(${secretName}=)(?!\[redacted\])[^\s&;,"'<>]+`, 'gi'), `$1${redacted}`],
+];
+
+/**
+`text` with every known secret and everything shaped like a credential (URL user info, query
+strings, `Bearer …`, `"token": "…"`) replaced by `[redacted]`.
+*/
+export function scrub(text: string, secrets: Iterable<string> = []): string {
+	let result = text;
+	// Longest first, so a part never leaves the rest of its whole value behind.
+	for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+		if (secret !== '' && result.includes(secret)) {
+			result = result.split(secret).join(redacted);
+		}
+	}
+
+	for (const [pattern, replacement] of patterns) {
+		result = result.replace(pattern, replacement);
+	}
+
+	return result;
+}
+
+/** Characters of an answer looked at; an excerpt is much shorter, so a secret cut here is cut off anyway. */
+const scanned = 4096;
+
+/**
+A short, credential-free excerpt of a server's answer for an error message: scrubbed (see
+`scrub()`), whitespace and control characters collapsed, at most `max` characters.
+*/
+export function excerpt(text: string, secrets: Iterable<string> = [], max = 120): string {
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes.
+	const shown = scrub(text.slice(0, scanned), secrets).replace(/[\s\u0000-\u001F\u007F]+/g, ' ').trim();
+	return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
+}
