@@ -1,0 +1,1 @@
+export {redisBackend, type RedisBackend, type RedisBackendOptions} from './backends/redis.js';
