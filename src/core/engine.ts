@@ -14,10 +14,14 @@ A key is a node in a tree (`objects/1` is the parent of `objects/1/blocks/7`). E
 A write waits for the tails (and shared readers) of its key, its ancestors and its descendants.
 Nodes exist only while some operation in their subtree is unfinished: memory follows the active
 keys, not the keys ever seen. A queued operation that is aborted or times out rejects at once and
-stops counting as queued, but stays in the graph as a tombstone that finishes the moment its own
-dependencies do. Its dependents, and operations submitted later that meet it, wait instead for
-what they conflict with among what it waited for, so an aborted multi-key operation holds back
-nothing on its other keys.
+stops counting as queued. Its dependents wait instead for what they conflict with among what it
+waited for, so an aborted multi-key operation holds back nothing on its other keys. While it is
+still the tail of one of its keys it stays in the graph as a tombstone, so that operations
+submitted later that meet it inherit the same way; it leaves the moment its own dependencies finish
+or a later write replaces it as the tail. Every operation keeps the set of *live* operations it
+waits for (never a tombstone, never a finished one), so inheriting is one step, never a walk down a
+chain of tombstones: cancelling costs O(dependents x blockers), O(1) in a deep queue on one key,
+whatever the order of the aborts and however deep the queue.
 
 SEGMENTS. Most traffic is plain: single-key writes with no signal, no timeout and no listener, on a
 key with no other activity in its tree. Such writes skip the per-operation record and promise
@@ -161,10 +165,10 @@ class Operation {
 	startedAt = 0;
 	pending = 0;
 	/** The first dependent, kept out of an array because most operations have at most one. */
-	dependent: Operation | undefined = undefined;
-	dependents: Operation[] | undefined = undefined;
-	/** Dedupes edges while one submission collects its dependencies. */
-	lastDependent: Operation | undefined = undefined;
+	dependent: Single | undefined = undefined;
+	dependents: Single[] | undefined = undefined;
+	/** Dependents retired (finished early) since `dependents` was last compacted. */
+	retired = 0;
 	prev: Operation | undefined = undefined;
 	next: Operation | undefined = undefined;
 
@@ -191,8 +195,42 @@ class Single extends Operation {
 	timer: TimerHandle | undefined = undefined;
 	onAbort: (() => void) | undefined = undefined;
 	lease: Lease | undefined = undefined;
-	/** What it waits (or waited) for, so that a tombstone can hand its dependents exactly what they conflict with. */
-	blockers: Operation[] | undefined = undefined;
+	/**
+	The live operations it waits for, so that a tombstone can hand its dependents exactly what they
+	conflict with: the first in a field (most operations wait for one), the rest in a set.
+	*/
+	blocker: Operation | undefined = undefined;
+	blockers: Set<Operation> | undefined = undefined;
+
+	waitsFor(operation: Operation): boolean {
+		return this.blocker === operation || (this.blockers !== undefined && this.blockers.has(operation));
+	}
+
+	addBlocker(operation: Operation): void {
+		if (this.blocker === undefined) {
+			this.blocker = operation;
+		} else {
+			(this.blockers ??= new Set()).add(operation);
+		}
+	}
+
+	deleteBlocker(operation: Operation): void {
+		if (this.blocker === operation) {
+			this.blocker = undefined;
+		} else {
+			this.blockers?.delete(operation);
+		}
+	}
+
+	/** A snapshot: callers add edges while they walk it. */
+	liveBlockers(): Operation[] {
+		const list = this.blockers === undefined ? [] : [...this.blockers];
+		if (this.blocker !== undefined) {
+			list.push(this.blocker);
+		}
+
+		return list;
+	}
 
 	constructor(
 		id: number,
@@ -718,7 +756,7 @@ export class Engine {
 		return node;
 	}
 
-	#collectDependencies(operation: Operation): void {
+	#collectDependencies(operation: Single): void {
 		const isWrite = operation.kind === 'write';
 		for (const node of operation.nodes) {
 			const previous = node.tail;
@@ -741,9 +779,14 @@ export class Engine {
 
 		for (const node of operation.nodes) {
 			if (isWrite) {
+				const replaced = node.tail;
 				node.tail = operation;
 				// Later operations reach these readers through this write.
 				node.readers?.clear();
+				if (replaced?.state === CANCELLED) {
+					// Nothing will meet the tombstone any more once it is no key's tail.
+					this.#retireUnreferenced(replaced as Single);
+				}
 			} else {
 				(node.readers ??= new Set()).add(operation);
 			}
@@ -751,7 +794,7 @@ export class Engine {
 	}
 
 	/** Waits for the unfinished writes (and, for a write, shared reads) below `node`; those older than `coveredBelow` are reached through the node's previous tail already. */
-	#dependOnSubtree(operation: Operation, node: Node, isWrite: boolean, coveredBelow: number): void {
+	#dependOnSubtree(operation: Single, node: Node, isWrite: boolean, coveredBelow: number): void {
 		for (const child of node.children!.values()) {
 			if (child.tail && child.tail.id > coveredBelow) {
 				this.#dependOn(operation, child.tail);
@@ -771,14 +814,13 @@ export class Engine {
 		}
 	}
 
-	#dependOn(operation: Operation, blocker: Operation): void {
-		if (blocker.lastDependent === operation || blocker === operation) {
+	#dependOn(operation: Single, blocker: Operation): void {
+		if (blocker === operation || operation.waitsFor(blocker)) {
 			return;
 		}
 
 		if (blocker.state === CANCELLED) {
 			// A tombstone stands only for what it waited for: wait for the part of that which conflicts with this operation.
-			blocker.lastDependent = operation;
 			this.#inherit(operation, blocker as Single);
 			return;
 		}
@@ -788,7 +830,6 @@ export class Engine {
 			blocker.open = false;
 		}
 
-		blocker.lastDependent = operation;
 		if (blocker.dependent === undefined) {
 			blocker.dependent = operation;
 		} else {
@@ -796,20 +837,20 @@ export class Engine {
 		}
 
 		operation.pending++;
-		if (operation instanceof Single) {
-			(operation.blockers ??= []).push(blocker);
-		}
+		operation.addBlocker(blocker);
 	}
 
-	/** Makes `operation` wait for the unfinished blockers of the tombstone `cancelled` that conflict with it. */
-	#inherit(operation: Operation, cancelled: Single): void {
-		if (cancelled.blockers === undefined) {
-			return;
+	/** Makes `operation` wait for the blockers of the tombstone `cancelled` that conflict with it (all live: no recursion). */
+	#inherit(operation: Single, cancelled: Single): void {
+		if (cancelled.blocker !== undefined && conflicts(operation, cancelled.blocker)) {
+			this.#dependOn(operation, cancelled.blocker);
 		}
 
-		for (const blocker of cancelled.blockers) {
-			if (blocker.state !== DONE && conflicts(operation, blocker)) {
-				this.#dependOn(operation, blocker);
+		if (cancelled.blockers !== undefined) {
+			for (const blocker of cancelled.blockers) {
+				if (conflicts(operation, blocker)) {
+					this.#dependOn(operation, blocker);
+				}
 			}
 		}
 	}
@@ -848,7 +889,10 @@ export class Engine {
 		}
 	}
 
-	/** A queued operation leaves its lane now; it stays in the graph as a tombstone until its dependencies finish. */
+	/**
+	A queued operation leaves its lane now. Its dependents inherit what it waited for; it stays in the
+	graph as a tombstone only while it is the tail of one of its keys.
+	*/
 	#cancel(operation: Single, reason: unknown): void {
 		if (operation.state !== QUEUED) {
 			return;
@@ -858,6 +902,10 @@ export class Engine {
 		operation.state = CANCELLED;
 		for (const node of operation.nodes) {
 			node.queued--;
+			if (operation.kind === 'read') {
+				// A later write on the key waits for the tails this read waited for anyway.
+				node.readers?.delete(operation);
+			}
 		}
 
 		this.#unlink(operation);
@@ -871,14 +919,61 @@ export class Engine {
 		const {dependent, dependents} = operation;
 		operation.dependent = undefined;
 		operation.dependents = undefined;
-		for (const waiting of dependents ? [dependent!, ...dependents] : dependent ? [dependent] : []) {
-			this.#inherit(waiting, operation);
-			this.#release(waiting);
+		if (dependent !== undefined) {
+			this.#handOver(dependent, operation);
+		}
+
+		if (dependents !== undefined) {
+			for (const waiting of dependents) {
+				this.#handOver(waiting, operation);
+			}
 		}
 
 		// With no blockers left it is in the ready list already (cancelled by code running inside a drain): the drain finishes it.
+		if (operation.pending > 0) {
+			this.#retireUnreferenced(operation);
+		}
+
 		this.#notifyIdle(operation.nodes);
 		this.#drain();
+	}
+
+	/** `waiting` stops waiting for the tombstone `cancelled` and waits for what it inherits instead. */
+	#handOver(waiting: Single, cancelled: Single): void {
+		if (waiting.state === DONE) {
+			return;
+		}
+
+		waiting.deleteBlocker(cancelled);
+		this.#inherit(waiting, cancelled);
+		this.#release(waiting);
+	}
+
+	/** Finishes a tombstone at once when it is no key's tail: nothing waits for it, nothing can meet it. */
+	#retireUnreferenced(operation: Single): void {
+		if (operation.state !== CANCELLED) {
+			return;
+		}
+
+		for (const node of operation.nodes) {
+			if (node.tail === operation) {
+				return;
+			}
+		}
+
+		operation.state = DONE;
+		operation.pending = 0;
+		for (const blocker of operation.liveBlockers()) {
+			// It stays in the blocker's dependents (releasing it is a no-op now); compacting keeps that list bounded.
+			if (++blocker.retired > 32 && blocker.dependents !== undefined && blocker.retired * 2 > blocker.dependents.length) {
+				blocker.dependents = blocker.dependents.filter(dependent => dependent.state !== DONE);
+				blocker.retired = 0;
+			}
+		}
+
+		operation.blocker = undefined;
+		operation.blockers = undefined;
+		this.#prune(operation.nodes);
 	}
 
 	/** Starts ready operations iteratively: a long run of tombstones or synchronous tasks must not grow the stack. */
@@ -895,7 +990,7 @@ export class Engine {
 				ready[this.#readyHead++] = undefined as unknown as Operation;
 				if (operation.state === CANCELLED) {
 					this.#finish(operation);
-				} else {
+				} else if (operation.state === QUEUED) {
 					this.#start(operation as Single);
 				}
 			}
@@ -1020,27 +1115,39 @@ export class Engine {
 			}
 		}
 
-		this.#release(operation.dependent);
-		if (operation.dependents) {
-			for (const dependent of operation.dependents) {
-				this.#release(dependent);
+		const {dependent, dependents} = operation;
+		operation.dependent = undefined;
+		operation.dependents = undefined;
+		operation.retired = 0;
+		if (dependent !== undefined) {
+			this.#unblock(dependent, operation);
+		}
+
+		if (dependents !== undefined) {
+			for (const waiting of dependents) {
+				this.#unblock(waiting, operation);
 			}
 		}
 
-		operation.dependent = undefined;
-		operation.dependents = undefined;
-		operation.lastDependent = undefined;
 		if (operation instanceof Single) {
 			// Finished operations must not keep the ones before them alive.
+			operation.blocker = undefined;
 			operation.blockers = undefined;
 		}
 
 		this.#prune(operation.nodes);
 	}
 
-	#release(dependent: Operation | undefined): void {
-		if (dependent !== undefined && --dependent.pending === 0) {
-			this.#ready.push(dependent);
+	#unblock(waiting: Single, finished: Operation): void {
+		if (waiting.state !== DONE) {
+			waiting.deleteBlocker(finished);
+			this.#release(waiting);
+		}
+	}
+
+	#release(waiting: Single): void {
+		if (--waiting.pending === 0) {
+			this.#ready.push(waiting);
 		}
 	}
 
