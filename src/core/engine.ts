@@ -203,7 +203,7 @@ class Single extends Operation {
 	blockers: Set<Operation> | undefined = undefined;
 
 	waitsFor(operation: Operation): boolean {
-		return this.blocker === operation || (this.blockers !== undefined && this.blockers.has(operation));
+		return this.blocker === operation || this.blockers?.has(operation) === true;
 	}
 
 	addBlocker(operation: Operation): void {
