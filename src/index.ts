@@ -52,3 +52,4 @@ export {
 	WritelaneError,
 	type WritelaneErrorOptions,
 } from './errors/index.js';
+export {isRateLimitError, RateLimitError} from './errors/index.js';

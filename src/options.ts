@@ -96,7 +96,8 @@ export type LanesOptions = {
 	slowing down before the quota runs out. `rateLimit` stays a hard ceiling on top. `{probe: true}`
 	also holds the other requests of a bucket the pacer knows nothing about until the first answer
 	shows its quota (one round trip, once), so a batch that starts all at once cannot overrun it.
-	@default true ({probe: false, maxBuckets: 1000})
+	`maxWait` bounds how long a request is held for a used-up quota (longer: `RateLimitError` at once).
+	@default true ({probe: false, maxBuckets: 1000, maxWait: 3_600_000})
 	*/
 	readonly pacing?: boolean | PacerOptions | undefined;
 };
@@ -148,7 +149,7 @@ const nested = {
 	cache: fields<CacheOptions>({maxEntries: true, maxBodyBytes: true}),
 	uncertain: fields<UncertainObject>({policy: true, graceMs: true}),
 	idempotencyKeys: fields<IdempotencyObject>({header: true}),
-	pacing: fields<PacerOptions>({probe: true, maxBuckets: true}),
+	pacing: fields<PacerOptions>({probe: true, maxBuckets: true, maxWait: true}),
 } as const;
 
 function isPlainObject(value: unknown): value is object {

@@ -1,12 +1,15 @@
 import {getEventListeners} from 'node:events';
 import fc from 'fast-check';
 import {afterEach, expect, test, vi} from 'vitest';
+import {createLanes, isRateLimitError, RateLimitError} from '../src/index.js';
 import {Pacer} from '../src/occ/pacer.js';
 import {FixedWindowLimiter, rateLimitHeader, resetSeconds} from '../src/testing/rate-limit.js';
 
 const t0 = Date.UTC(2025, 0, 1);
 
 afterEach(() => {
+	// Spies first: restoring them after the real timers are back would reinstall the fake ones.
+	vi.restoreAllMocks();
 	vi.useRealTimers();
 });
 
@@ -527,4 +530,199 @@ test('Pacer - property: answers lost after the server counted them do not make t
 		}),
 		{numRuns: 150},
 	);
+});
+
+const hour = 3_600_000;
+
+/**
+Fake timers, with every delay the pacer hands the platform recorded, and the process warnings seen.
+Fake timers, like Node, fire a delay above 2^31 - 1 ms after 1 ms (Node with a TimeoutOverflowWarning).
+*/
+function watchTimers() {
+	vi.useFakeTimers({now: t0});
+	const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+	const warnings: string[] = [];
+	const onWarning = (warning: Error) => {
+		warnings.push(warning.name);
+	};
+
+	process.on('warning', onWarning);
+	return {
+		warnings,
+		/** How many timers were set since `watchTimers()` (a busy-spinning pacer sets thousands). */
+		armed: () => setTimeoutSpy.mock.calls.length,
+		overflowed: () => setTimeoutSpy.mock.calls.map(([, ms]) => ms ?? 0).filter(ms => !(ms <= 2_147_483_647)),
+		stop() {
+			process.off('warning', onWarning);
+		},
+	};
+}
+
+async function refusal(promise: Promise<void>): Promise<RateLimitError> {
+	const error: unknown = await promise.then(
+		() => {
+			throw new Error('expected the wait to be refused');
+		},
+		(error_: unknown) => error_,
+	);
+	expect(isRateLimitError(error)).toBe(true);
+	expect(error).toBeInstanceOf(RateLimitError);
+	return error as RateLimitError;
+}
+
+test('Pacer - a Retry-After of 1e12 s does not wedge the bucket: its requests fail at once, and one asks again after `maxWait`', async () => {
+	const timers = watchTimers();
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=30', {'Retry-After': '1000000000000'}));
+	const error = await refusal(pacer.wait('b'));
+	expect(error).toMatchObject({code: 'WL_RATE_LIMITED', bucket: 'b', retryAt: t0 + 1e15, maxWait: hour});
+	expect(error.message).toBe(
+		'Rate-limit bucket `b` has no quota left for another 1000000000000 s, as the server announced: longer than `pacing.maxWait` (3600000 ms), so the request was not sent',
+	);
+	expect(vi.getTimerCount()).toBe(0);
+
+	// The announcement is believed for `maxWait`: until then every request of the bucket fails at once.
+	await vi.advanceTimersByTimeAsync(hour - 1);
+	await refusal(pacer.wait('b'));
+	expect(vi.getTimerCount()).toBe(0);
+
+	// Then one request asks the server again, the others wait for its answer.
+	await vi.advanceTimersByTimeAsync(1);
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(100);
+	expect(starts).toEqual([hour]);
+	pacer.observe('b', rateLimit('limit=10, remaining=9, reset=30'));
+	await done;
+	expect(starts).toEqual([hour, hour + 100, hour + 100]);
+	pacer.observe('b', rateLimit('limit=10, remaining=8, reset=30'));
+	pacer.observe('b', rateLimit('limit=10, remaining=7, reset=30'));
+
+	expect(vi.getTimerCount()).toBe(0);
+	expect(timers.overflowed()).toEqual([]);
+	expect(timers.armed()).toBeLessThan(10);
+	timers.stop();
+	expect(timers.warnings).toEqual([]);
+});
+
+test('Pacer - a RateLimit reset 30 days away with no quota left: the waiting requests fail at once, later ones too; the answer to the next ask frees the bucket', async () => {
+	const timers = watchTimers();
+	const pacer = new Pacer({probe: true});
+	// Waiting for the answer to the first request, which tells the quota.
+	const {starts, done} = waitMany(pacer, 'b', 1);
+	const queued = [pacer.wait('b', new AbortController().signal), pacer.wait('b')];
+	await vi.advanceTimersByTimeAsync(50);
+	expect(starts).toEqual([0]);
+	pacer.observe('b', rateLimit('limit=1000, remaining=0, reset=2592000'));
+	await done;
+	for (const waiting of queued) {
+		expect(await refusal(waiting)).toMatchObject({bucket: 'b', retryAt: t0 + 50 + 2_592_000_000});
+	}
+
+	await refusal(pacer.wait('b'));
+	expect(vi.getTimerCount()).toBe(0);
+
+	// A request that fails without an answer leaves the next one to ask.
+	await vi.advanceTimersByTimeAsync(hour);
+	await pacer.wait('b');
+	pacer.observe('b', undefined);
+	await pacer.wait('b');
+	// The server no longer sends rate-limit fields: the bucket is not paced any more.
+	pacer.observe('b', new Headers());
+	await Promise.all([pacer.wait('b'), pacer.wait('b')]);
+
+	expect(vi.getTimerCount()).toBe(0);
+	expect(timers.overflowed()).toEqual([]);
+	expect(timers.armed()).toBeLessThan(10);
+	timers.stop();
+	expect(timers.warnings).toEqual([]);
+});
+
+test('Pacer - a long window with quota left is spread over at most `maxWait`, not over the month', async () => {
+	const timers = watchTimers();
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=1000, remaining=100, reset=2592000'));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(hour);
+	// 100 left, 99 of them not in flight: spaced an hour / 100 apart, then an hour / 99.
+	expect(starts).toEqual([0, 36_000, 36_000 + Math.ceil(hour / 99)]);
+	await done;
+	expect(vi.getTimerCount()).toBe(0);
+	expect(timers.overflowed()).toEqual([]);
+	timers.stop();
+	expect(timers.warnings).toEqual([]);
+});
+
+test('Pacer - `maxWait: false` honours a wait of 30 days in full, with a timer that never fires early and never spins', async () => {
+	const timers = watchTimers();
+	const pacer = new Pacer({maxWait: false});
+	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=2592000'));
+	const {starts, done} = waitMany(pacer, 'b', 1);
+	await vi.advanceTimersByTimeAsync(2_592_000_000 - 1);
+	expect(starts).toEqual([]);
+	expect(vi.getTimerCount()).toBe(1);
+	await vi.advanceTimersByTimeAsync(1);
+	await done;
+	expect(starts).toEqual([2_592_000_000]);
+	pacer.observe('b', rateLimit('limit=10, remaining=9, reset=60'));
+	expect(vi.getTimerCount()).toBe(0);
+	expect(timers.overflowed()).toEqual([]);
+	// Two chained timers cover the 30 days; a spinning pacer would set one per millisecond.
+	expect(timers.armed()).toBeLessThan(5);
+	timers.stop();
+	expect(timers.warnings).toEqual([]);
+});
+
+test('Pacer - `maxWait` is validated; a wait of exactly `maxWait` is held, a longer one refused', async () => {
+	expect(() => new Pacer({maxWait: -1})).toThrow(new TypeError('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `-1` (number)'));
+	expect(() => new Pacer({maxWait: Number.NaN})).toThrow('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `NaN` (number)');
+	expect(() => new Pacer({maxWait: true as unknown as false})).toThrow('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `true` (boolean)');
+
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer({maxWait: 1000});
+	pacer.observe('long', rateLimit('limit=10, remaining=0, reset=2'));
+	expect(await refusal(pacer.wait('long'))).toMatchObject({retryAt: t0 + 2000, maxWait: 1000});
+	pacer.observe('short', rateLimit('limit=10, remaining=0, reset=1'));
+	const {starts, done} = waitMany(pacer, 'short', 1);
+	await vi.advanceTimersByTimeAsync(1000);
+	await done;
+	expect(starts).toEqual([1000]);
+	pacer.observe('short', rateLimit('limit=10, remaining=9, reset=60'));
+	expect(vi.getTimerCount()).toBe(0);
+});
+
+test('pacing - after a 429 with Retry-After 1e12 s, later requests to the origin fail at once without being sent, and the origin recovers', async () => {
+	const timers = watchTimers();
+	const sent: number[] = [];
+	const replies = [
+		() => new Response(null, {status: 429, headers: {'retry-after': '1000000000000', ratelimit: 'limit=10, remaining=0, reset=60'}}),
+		() => new Response('ok', {headers: {ratelimit: 'limit=10, remaining=9, reset=60'}}),
+		() => new Response('ok', {headers: {ratelimit: 'limit=10, remaining=8, reset=60'}}),
+	];
+	const fetchImpl = async () => {
+		sent.push(Date.now() - t0);
+		return (replies.shift() ?? replies[0]!)();
+	};
+
+	const lanes = createLanes();
+	const laneFetch = lanes.wrapFetch(fetchImpl);
+	// Longer than `retry.maxRetryAfter`: handed back.
+	expect((await laneFetch('https://api.test/objects/1', {method: 'PUT', body: '1'})).status).toBe(429);
+	const error = await refusal(laneFetch('https://api.test/objects/2', {method: 'PUT', body: '2'}).then(() => undefined));
+	expect(error.bucket).toBe('https://api.test');
+	expect(sent).toEqual([0]);
+	expect(vi.getTimerCount()).toBe(0);
+	await lanes.onIdle();
+
+	await vi.advanceTimersByTimeAsync(hour);
+	expect((await laneFetch('https://api.test/objects/2', {method: 'PUT', body: '2'})).status).toBe(200);
+	// Paced again by the quota the answer announced: 9 left for 60 s.
+	const third = laneFetch('https://api.test/objects/3', {method: 'PUT', body: '3'});
+	await vi.advanceTimersByTimeAsync(6000);
+	expect((await third).status).toBe(200);
+	expect(sent).toEqual([0, hour, hour + 6000]);
+	await lanes.onIdle();
+	expect(vi.getTimerCount()).toBe(0);
+	expect(timers.overflowed()).toEqual([]);
+	timers.stop();
+	expect(timers.warnings).toEqual([]);
 });

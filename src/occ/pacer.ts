@@ -1,6 +1,7 @@
 import {clock, type TimerHandle} from '../core/clock.js';
 import {invalid} from '../core/describe.js';
 import {parseRetryAfter} from '../core/retry.js';
+import {RateLimitError} from '../errors/rate-limit.js';
 import {parseRateLimit, type RateLimitInfo, retryAfterWins} from './rate-limit-headers.js';
 
 /** Options of the pacer that follows the quota servers announce (`RateLimit`, `X-RateLimit-*`). */
@@ -20,15 +21,30 @@ export type PacerOptions = {
 	@default true
 	*/
 	readonly probe?: boolean;
+	/**
+	The longest the pacer holds a request for its bucket's quota to come back. A server may announce
+	a wait far longer: a daily or monthly quota used up, or a garbage `Retry-After`. When a bucket has
+	no quota left until later than this, its requests fail at once with `RateLimitError` (with the
+	announced `retryAt`) and nothing is sent, instead of hanging for days. That announcement is
+	believed for `maxWait` after the answer that made it; then one request asks the server again
+	(the others wait for its answer), so a bucket never stays refused on stale or bogus news. A long
+	window with quota left is spread over at most `maxWait`, not over the month. `false` holds
+	requests for any announced wait, however long (`signal` still aborts them). Raise it too if you
+	raise `retry.maxRetryAfter` above it: a retry that would wait longer is refused as well.
+	@default 3_600_000 (an hour: the per-second to hourly windows APIs announce are waited for)
+	*/
+	readonly maxWait?: number | false;
 };
 
 type Waiter = {
 	readonly resolve: () => void;
+	readonly reject: (reason: unknown) => void;
 	readonly signal: AbortSignal | undefined;
 	readonly onAbort: () => void;
 };
 
 type Bucket = {
+	readonly name: string;
 	/** `probe`: no quota known, one request in flight at a time. `known`: paced. `free`: the server announces no quota. */
 	mode: 'probe' | 'known' | 'free';
 	limit: number | undefined;
@@ -61,6 +77,8 @@ type Bucket = {
 	readonly losses: number[];
 	/** When the last request of the current window started. */
 	lastStart: number | undefined;
+	/** Until when an announced wait longer than `maxWait` is believed (the last answer plus `maxWait`). */
+	believedUntil: number;
 	readonly waiters: Set<Waiter>;
 	timer: TimerHandle | undefined;
 };
@@ -82,9 +100,10 @@ export class Pacer {
 	readonly #buckets = new Map<string, Bucket>();
 	readonly #maxBuckets: number;
 	readonly #probe: boolean;
+	readonly #maxWait: number;
 
 	constructor(options: PacerOptions = {}) {
-		const {maxBuckets = 1000, probe = true} = options;
+		const {maxBuckets = 1000, probe = true, maxWait = 3_600_000} = options;
 		if (!Number.isInteger(maxBuckets) || maxBuckets < 1) {
 			throw invalid('pacing.maxBuckets', 'an integer >= 1', maxBuckets);
 		}
@@ -93,8 +112,13 @@ export class Pacer {
 			throw invalid('pacing.probe', 'a boolean', probe);
 		}
 
+		if (maxWait !== false && (typeof maxWait !== 'number' || !(maxWait >= 0))) {
+			throw invalid('pacing.maxWait', 'a number of milliseconds >= 0 or `false`', maxWait);
+		}
+
 		this.#maxBuckets = maxBuckets;
 		this.#probe = probe;
+		this.#maxWait = maxWait === false ? Number.POSITIVE_INFINITY : maxWait;
 	}
 
 	/** Buckets remembered. */
@@ -104,7 +128,8 @@ export class Pacer {
 
 	/**
 	Resolves when a request of `bucket` may start; at once for a bucket without a known quota.
-	Rejects with `signal.reason` when `signal` aborts first, leaving no timer or listener behind.
+	Rejects with `signal.reason` when `signal` aborts first, leaving no timer or listener behind, and
+	with `RateLimitError` when the bucket has no quota left until later than `maxWait`.
 	*/
 	wait(bucket: string, signal?: AbortSignal): Promise<void> {
 		if (typeof bucket !== 'string') {
@@ -123,7 +148,7 @@ export class Pacer {
 				return Promise.resolve();
 			}
 
-			state = this.#add(bucket, unknown('probe'));
+			state = this.#add(bucket, unknown(bucket, 'probe'));
 		}
 
 		if (state.waiters.size === 0 && this.#startAt(state, now, 1) === now) {
@@ -136,6 +161,7 @@ export class Pacer {
 		return new Promise((resolve, reject) => {
 			const waiter: Waiter = {
 				resolve,
+				reject,
 				signal,
 				onAbort: () => {
 					entry.waiters.delete(waiter);
@@ -166,7 +192,7 @@ export class Pacer {
 				return;
 			}
 
-			state = this.#add(bucket, unknown('free'));
+			state = this.#add(bucket, unknown(bucket, 'free'));
 		}
 
 		// The answer is to one of the requests in flight, so the server handled it no earlier than the oldest one started.
@@ -186,6 +212,10 @@ export class Pacer {
 			}
 		} else if (headers !== undefined && state.mode === 'probe') {
 			state.mode = 'free';
+		}
+
+		if (info !== undefined) {
+			state.believedUntil = now + this.#maxWait;
 		}
 
 		const horizon = state.inFlight[0] ?? now;
@@ -214,6 +244,11 @@ export class Pacer {
 				return;
 			}
 
+			if (at === refused) {
+				this.#refuseAll(state, now);
+				return;
+			}
+
 			if (at > now) {
 				state.timer = clock.setTimeout(
 					() => {
@@ -232,10 +267,33 @@ export class Pacer {
 		}
 	}
 
-	/** When the next of `waiting` requests may start (`now` or later); `undefined` while only an answer can tell. */
-	#startAt(state: Bucket, now: number, waiting: number): number | undefined {
+	/** Rejects every waiter: the bucket's quota is gone for longer than `maxWait`. */
+	#refuseAll(state: Bucket, now: number): void {
+		for (const waiter of state.waiters) {
+			state.waiters.delete(waiter);
+			waiter.signal?.removeEventListener('abort', waiter.onAbort);
+			waiter.reject(new RateLimitError(state.name, state.resetAt, this.#maxWait, now));
+		}
+	}
+
+	/**
+	When the next of `waiting` requests may start (`now` or later); `undefined` while only an answer
+	can tell; `refused` when the quota is gone for longer than `maxWait`.
+	*/
+	#startAt(state: Bucket, now: number, waiting: number): number | undefined | typeof refused {
 		if (state.mode === 'known' && now >= state.resetAt) {
 			rollOver(state, now, this.#probe);
+		}
+
+		if (state.mode === 'known' && state.remaining - state.inFlight.length < 1 && state.resetAt - now > this.#maxWait) {
+			if (now < state.believedUntil) {
+				return refused;
+			}
+
+			// Believed long enough: ask the server again, one request at a time, and take its answer as
+			// news, not as one more answer from the window it no longer believes in.
+			state.mode = 'probe';
+			state.tailReset = Number.NEGATIVE_INFINITY;
 		}
 
 		if (state.mode === 'free') {
@@ -255,8 +313,10 @@ export class Pacer {
 			return now;
 		}
 
-		// `available` starts spread evenly over what is left of the window, the last one before it resets.
-		return Math.max(now, state.lastStart + (state.resetAt - state.lastStart) / (available + 1));
+		// `available` starts spread evenly over what is left of the window, the last one before it
+		// resets; a window longer than `maxWait` is spread over `maxWait`.
+		const end = Math.min(state.resetAt, state.lastStart + this.#maxWait);
+		return Math.max(now, state.lastStart + (end - state.lastStart) / (available + 1));
 	}
 
 	/** The bucket's state, refreshed as most recently used; forgotten once its window is over and idle. */
@@ -302,8 +362,11 @@ export class Pacer {
 	}
 }
 
-function unknown(mode: Bucket['mode']): Bucket {
+const refused = Symbol('refused');
+
+function unknown(name: string, mode: Bucket['mode']): Bucket {
 	return {
+		name,
 		mode,
 		limit: undefined,
 		window: undefined,
@@ -318,6 +381,7 @@ function unknown(mode: Bucket['mode']): Bucket {
 		inFlight: [],
 		losses: [],
 		lastStart: undefined,
+		believedUntil: 0,
 		waiters: new Set(),
 		timer: undefined,
 	};
