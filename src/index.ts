@@ -1,5 +1,15 @@
-export {createLanes, type CloseOptions, type Lanes} from './lanes.js';
+export {createLanes, type CloseOptions, type Lanes, type RequestLanes, type WrapFetchOptions} from './lanes.js';
 export {memoryBackend} from './backends/memory.js';
+export {
+	type BatchJournal,
+	type BatchLaneSummary,
+	type BatchOperation,
+	type BatchOptions,
+	type BatchOutcome,
+	type BatchResult,
+	type BatchSummary,
+	runBatch,
+} from './batch/index.js';
 export type {Lease, LockBackend} from './core/backend.js';
 export type {LaneContext, LaneStats, OperationOptions, Stats} from './core/engine.js';
 export type {LaneEvent, LaneEventHandler, LaneEventType, RequestSummary} from './core/events.js';

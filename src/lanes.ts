@@ -9,8 +9,11 @@ import {Engine, type LaneContext, type OperationOptions, type Stats} from './cor
 import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.js';
 import {Limiter} from './core/limiter.js';
 import {type LanesOptions, normalizeOptions} from './options.js';
-import type {LaneKeys} from './keys/types.js';
+import {canonicalKeys} from './core/key.js';
+import type {CompiledKeys, LaneKeys, OperationKind} from './keys/types.js';
+import {classify} from './keys/classify.js';
 import {compileKeys} from './keys/compile.js';
+import {toLaneRequest} from './keys/request.js';
 import {Coalescer} from './occ/coalesce.js';
 import {EtagCache} from './occ/etag-cache.js';
 import {Pacer} from './occ/pacer.js';
@@ -25,12 +28,42 @@ export type CloseOptions = {
 	readonly abort?: boolean;
 };
 
+/** Options of `lanes.wrapFetch()`. */
+export type WrapFetchOptions = {
+	/**
+	The lane key(s) every request of the returned fetch takes, instead of what the `keys` rule
+	decides per request; `[]` takes no lane (only the global limits). The preset, if any, still
+	paces and observes the requests.
+	@default the `keys` rule decides
+	@example lanes.wrapFetch(fetch, {keys: 'objects/9f2c'})
+	*/
+	readonly keys?: LaneKeys | undefined;
+	/**
+	With `keys`: whether the requests read or write their lanes.
+	@default by method: GET, HEAD, OPTIONS and TRACE read, everything else writes
+	*/
+	readonly kind?: OperationKind | undefined;
+};
+
+/** The lanes a request takes, as the `keys` rule decides; see `lanes.keysOf()`. */
+export type RequestLanes = {
+	/** Canonical, sorted, unique; empty when the request takes no lane. */
+	readonly keys: readonly string[];
+	readonly kind: OperationKind;
+};
+
 /** A lanes instance; see `createLanes()`. */
 export type Lanes = {
 	/** A fetch-compatible function (using the `fetch` option or `globalThis.fetch`) whose requests run in their lanes. */
 	readonly fetch: typeof globalThis.fetch;
-	/** Wraps any fetch-compatible function the same way. */
-	wrapFetch(fetchImpl: typeof globalThis.fetch): typeof globalThis.fetch;
+	/** Wraps any fetch-compatible function the same way (or, with `{keys}`, into fixed lanes). */
+	wrapFetch(fetchImpl: typeof globalThis.fetch, options?: WrapFetchOptions): typeof globalThis.fetch;
+	/**
+	The lanes `fetch(input, init)` would take now, by this instance's `keys` rule (a rule that learns
+	from responses, like `capacities()`, may answer differently later). Sends nothing; reads the
+	body from a clone when the rule looks at it.
+	*/
+	keysOf(input: RequestInfo | URL, init?: RequestInit): Promise<RequestLanes>;
 	/** A ky instance whose every call, with all of ky's own retries, runs inside one hold of its lane. */
 	wrapKy<K extends KyInstanceLike>(ky: K): K;
 	/** Runs `fn` holding the write lane of `keys` (all or none): after the earlier writes, reads (in 'shared' mode) and tree conflicts of those keys. */
@@ -49,6 +82,15 @@ export type Lanes = {
 	/** Stops taking operations, drains (or with `{abort: true}` drops the queued ones), then releases the backend. */
 	close(options?: CloseOptions): Promise<void>;
 };
+
+/** The compiled rule with its decision replaced by fixed keys; the preset's pacing, observing and versioning stay. */
+function fixedKeys(compiled: CompiledKeys, keys: readonly string[], kind: OperationKind | undefined): CompiledKeys {
+	if (kind !== undefined && kind !== 'read' && kind !== 'write') {
+		throw invalid('kind', "`'read'`, `'write'` or undefined", kind);
+	}
+
+	return {...compiled, resolve: request => ({keys, kind: kind ?? classify(request.method)})};
+}
 
 const eventTypes = new Set(['enqueue', 'start', 'retry', 'done', 'error', 'idle', '*']);
 
@@ -84,12 +126,13 @@ export function createLanes(options?: LanesOptions): Lanes {
 	const configuredFetch = normalized.fetch;
 	const defaultFetch: FetchLike = configuredFetch ? request => configuredFetch(request) : request => globalThis.fetch(request);
 
-	const wrapFetch = (fetchImpl: typeof globalThis.fetch): typeof globalThis.fetch => {
+	const wrapFetch = (fetchImpl: typeof globalThis.fetch, options?: WrapFetchOptions): typeof globalThis.fetch => {
 		if (typeof fetchImpl !== 'function') {
 			throw invalid('fetchImpl', 'a fetch function', fetchImpl);
 		}
 
-		return createLaneFetch(engine, deps, features, request => fetchImpl(request));
+		const fixed = options?.keys === undefined ? deps : {...deps, keys: fixedKeys(keys, canonicalKeys(options.keys, 'keys'), options.kind)};
+		return createLaneFetch(engine, fixed, features, request => fetchImpl(request));
 	};
 
 	const enter = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
@@ -120,6 +163,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		fetch: createLaneFetch(engine, deps, features, defaultFetch),
 		wrapFetch,
 		wrapKy: ky => createKyWrapper(engine, deps, ky),
+		keysOf: async (input, init) => keys.resolve(await toLaneRequest(new Request(input, init), keys.readsBody)),
 		write: (keys, fn, options) => submit('write', keys, fn, options),
 		read: (keys, fn, options) => submit('read', keys, fn, options),
 		update: (url, mutate, options) => update(engine, deps, features, defaultFetch, url, mutate, options),
