@@ -195,6 +195,9 @@ class Single extends Operation {
 	timer: TimerHandle | undefined = undefined;
 	onAbort: (() => void) | undefined = undefined;
 	lease: Lease | undefined = undefined;
+	/** Set when a distributed backend lost the lease while the task ran. */
+	leaseLost: Error | undefined = undefined;
+	unwatchLease: (() => void) | undefined = undefined;
 	/**
 	The live operations it waits for, so that a tombstone can hand its dependents exactly what they
 	conflict with: the first in a field (most operations wait for one), the rest in a set.
@@ -1015,7 +1018,8 @@ export class Engine {
 			emitter.emit({...this.#describe(operation), type: 'start', waitMs: operation.startedAt - operation.enqueuedAt});
 		}
 
-		if (backend.inProcess || operation.nodes.length === 0) {
+		// Reads in 'parallel' mode exclude nothing, here or elsewhere: they never wait for (or on) a backend.
+		if (backend.inProcess || operation.nodes.length === 0 || !operation.ordered) {
 			this.#invoke(operation, undefined);
 			return;
 		}
@@ -1042,9 +1046,11 @@ export class Engine {
 	}
 
 	#invoke(operation: Single, lease: Lease | undefined): void {
+		const lost = lease?.signal;
+		const signal = lost === undefined ? operation.signal : this.#watchLease(operation, lost);
 		let result: unknown;
 		try {
-			result = operation.task(new Context(operation.id, operation.keys, operation.kind, operation.signal, lease?.fencingToken ?? ++this.#grants));
+			result = operation.task(new Context(operation.id, operation.keys, operation.kind, signal, lease?.fencingToken ?? ++this.#grants));
 		} catch (error) {
 			this.#settle(operation, error, true);
 			return;
@@ -1064,10 +1070,60 @@ export class Engine {
 		}
 	}
 
+	/**
+	The signal the task gets under a distributed lease: it aborts when the caller's does or when the
+	lease is lost (an `error` event with phase `'lease'` fires then, and the operation fails closed).
+	*/
+	#watchLease(operation: Single, lost: AbortSignal): AbortSignal {
+		const controller = new AbortController();
+		const onLost = () => {
+			const error = new BackendError(`The lease on lane ${operation.keys.join(', ')} was lost while the operation ran`, {key: operation.keys, cause: lost.reason});
+			operation.leaseLost = error;
+			const {emitter} = this.#options;
+			if (emitter.active) {
+				emitter.emit({...this.#describe(operation), type: 'error', phase: 'lease', error});
+			}
+
+			controller.abort(error);
+		};
+
+		const onAbort = () => {
+			controller.abort(operation.signal!.reason);
+		};
+
+		if (lost.aborted) {
+			onLost();
+		} else {
+			lost.addEventListener('abort', onLost, {once: true});
+		}
+
+		const {signal} = operation;
+		if (signal?.aborted) {
+			onAbort();
+		} else {
+			signal?.addEventListener('abort', onAbort, {once: true});
+		}
+
+		operation.unwatchLease = () => {
+			lost.removeEventListener('abort', onLost);
+			signal?.removeEventListener('abort', onAbort);
+		};
+
+		return controller.signal;
+	}
+
 	#settle(operation: Single, outcome: unknown, failed: boolean): void {
 		const {lease} = operation;
 		if (lease) {
 			operation.lease = undefined;
+			operation.unwatchLease?.();
+			operation.unwatchLease = undefined;
+			if (operation.leaseLost !== undefined) {
+				// Another holder may have run beside it: whatever the task reported, the caller must not take it as exclusive.
+				outcome = operation.leaseLost;
+				failed = true;
+			}
+
 			let released: Promise<void> | void;
 			try {
 				released = lease.release();

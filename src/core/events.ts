@@ -26,8 +26,11 @@ export type LaneEvent =
 	| (Base & {readonly type: 'done'; readonly heldMs: number})
 	| (Base & {
 			readonly type: 'error';
-			/** `'queued'`: it never ran (aborted, timed out, closed); `'running'`: it ran and failed. */
-			readonly phase: 'queued' | 'running';
+			/**
+			`'queued'`: it never ran (aborted, timed out, closed); `'running'`: it ran and failed; `'lease'`:
+			a distributed backend lost its lease while it ran (its signal aborts now; it fails once it returns).
+			*/
+			readonly phase: 'queued' | 'running' | 'lease';
 			readonly error: unknown;
 	  })
 	| {readonly type: 'idle'; /** The lane that drained, or `undefined` when everything did. */ readonly key: string | undefined};
