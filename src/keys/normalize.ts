@@ -46,6 +46,18 @@ function percentEncode(code: number): string {
 	return `%${hexDigits[code >> 4]}${hexDigits[code & 15]}`;
 }
 
+const dot = 46;
+
+/** Whether a segment starting at `start` is `.` or `..` (ends at a slash or the end). */
+function isDotSegment(pathname: string, start: number): boolean {
+	if (pathname.charCodeAt(start) !== dot) {
+		return false;
+	}
+
+	const next = pathname.charCodeAt(start + 1) === dot ? start + 2 : start + 1;
+	return next === pathname.length || pathname.charCodeAt(next) === slash;
+}
+
 function needsWork(pathname: string): boolean {
 	const last = pathname.length - 1;
 	if (last > 0 && pathname.charCodeAt(last) === slash) {
@@ -54,7 +66,7 @@ function needsWork(pathname: string): boolean {
 
 	for (let index = 0; index <= last; index++) {
 		const code = pathname.charCodeAt(index);
-		if (code === percent || mustEscape(code) || (code === slash && pathname.charCodeAt(index + 1) === slash)) {
+		if (code === percent || mustEscape(code) || (code === slash && (pathname.charCodeAt(index + 1) === slash || isDotSegment(pathname, index + 1)))) {
 			return true;
 		}
 	}
@@ -89,9 +101,13 @@ function normalizeSegment(segment: string): string {
 }
 
 /**
-The canonical spelling of a URL path that the URL parser has already read (so dot segments, `%2e`
-included, are resolved): escapes of unreserved characters decoded, other escapes in upper-case hex,
+The canonical spelling of a URL path that the URL parser has already read: dot segments resolved
+(`%2e` included), escapes of unreserved characters decoded, other escapes in upper-case hex,
 repeated slashes collapsed, no trailing slash except for the root. Idempotent.
+
+The parser resolves dot segments itself, but not always: Node 20's (ada 2.9) leaves `/x/.a/.` and
+`/x/.a/..` as they are, and the server resolves them. So they are resolved here too (RFC 3986
+§5.2.4, empty segments counted as the parser counts them, then dropped).
 */
 export function normalizePathname(pathname: string): string {
 	if (!needsWork(pathname)) {
@@ -99,13 +115,17 @@ export function normalizePathname(pathname: string): string {
 	}
 
 	const segments: string[] = [];
-	for (const segment of pathname.split('/')) {
-		if (segment !== '') {
-			segments.push(normalizeSegment(segment));
+	const parts = pathname.split('/');
+	for (let index = 1; index < parts.length; index++) {
+		const segment = normalizeSegment(parts[index]!);
+		if (segment === '..') {
+			segments.pop();
+		} else if (segment !== '.') {
+			segments.push(segment);
 		}
 	}
 
-	return `/${segments.join('/')}`;
+	return `/${segments.filter(segment => segment !== '').join('/')}`;
 }
 
 /**
@@ -164,8 +184,10 @@ function parse(option: string, input: unknown, base?: string | URL): URL {
 A canonical copy of an http(s) URL, so that two spellings of one resource compare equal: lower-case
 scheme and host, no default port, dot segments resolved (`%2e` included), escapes of unreserved
 characters (`A-Z a-z 0-9 - . _ ~`) decoded and all other escapes in upper-case hex, `[ ] ^ |`
-escaped, repeated slashes collapsed, no trailing slash (except the root `/`), no fragment and no
-user info. The query is kept as it is (rules may read it); the default key ignores it.
+escaped, repeated slashes collapsed, no trailing slash (except the root `/`), no fragment, no
+user info, and no root dot at the end of a domain (`example.com.`). International domain names are
+in their ASCII (punycode) form and IPv4 and IPv6 addresses in their shortest, as the URL parser
+spells them. The query is kept as it is (rules may read it); the default key ignores it.
 
 It is what key rules see; the request itself is sent unchanged. Throws a `TypeError` naming `url`
 (or `base`) for anything that is not an absolute http(s) URL; the message never shows user info or
@@ -192,12 +214,25 @@ export function normalizeUrl(input: string | URL, base?: string | URL): URL {
 		url.hash = '';
 	}
 
+	const host = withoutRootDot(url.hostname);
+	if (host !== url.hostname) {
+		url.hostname = host;
+	}
+
 	const pathname = normalizePathname(url.pathname);
 	if (pathname !== url.pathname) {
 		url.pathname = pathname;
 	}
 
 	return url;
+}
+
+/**
+A domain spelled as a fully qualified name (`example.com.`) names the same host as without the root's
+dot. IP addresses never end in one (the parser drops it from IPv4).
+*/
+function withoutRootDot(hostname: string): string {
+	return hostname.length > 1 && hostname.endsWith('.') && !hostname.endsWith('..') ? hostname.slice(0, -1) : hostname;
 }
 
 /**
@@ -211,7 +246,8 @@ export function defaultKey(url: URL): string {
 	}
 
 	const pathname = normalizePathname(url.pathname);
-	const key = pathname === '/' ? url.host : url.host + pathname;
+	const host = url.port === '' ? withoutRootDot(url.hostname) : `${withoutRootDot(url.hostname)}:${url.port}`;
+	const key = pathname === '/' ? host : host + pathname;
 	if (key === '' || key === '/') {
 		throw invalid('url', 'a URL with a host or a path', shownUrl(url));
 	}
