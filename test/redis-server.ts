@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process';
-import {createServer} from 'node:net';
+import {connect, createServer, type Socket} from 'node:net';
 import {Redis, type RedisOptions} from 'ioredis';
 
 /** A `redis-server` of the test's own on a loopback port, which the test may kill, restart and freeze. */
@@ -131,4 +131,65 @@ export async function startRedis(): Promise<TestRedis> {
 		},
 	};
 	return redis;
+}
+
+/** A TCP proxy in front of Redis whose traffic can be held back both ways: a network partition for its clients only. */
+export type Partition = {
+	readonly port: number;
+	/** Holds every byte in both directions; connections stay open. */
+	cut(): void;
+	/** Delivers what was held and lets traffic flow again. */
+	heal(): void;
+	close(): Promise<void>;
+};
+
+export async function partitionable(redisPort: number): Promise<Partition> {
+	let cut = false;
+	const held: Array<() => void> = [];
+	const sockets = new Set<Socket>();
+	const forward = (from: Socket, to: Socket) => {
+		from.on('data', (chunk: Buffer) => {
+			if (cut) {
+				held.push(() => to.write(chunk));
+			} else {
+				to.write(chunk);
+			}
+		});
+		from.on('close', () => to.destroy());
+		from.on('error', () => to.destroy());
+	};
+
+	const server = createServer(socket => {
+		const upstream = connect(redisPort, '127.0.0.1');
+		sockets.add(socket).add(upstream);
+		forward(socket, upstream);
+		forward(upstream, socket);
+	});
+	await new Promise<void>(resolve => {
+		server.listen(0, '127.0.0.1', resolve);
+	});
+	const address = server.address();
+	return {
+		port: typeof address === 'object' && address !== null ? address.port : 0,
+		cut() {
+			cut = true;
+		},
+		heal() {
+			cut = false;
+			for (const write of held.splice(0)) {
+				write();
+			}
+		},
+		async close() {
+			for (const socket of sockets) {
+				socket.destroy();
+			}
+
+			await new Promise<void>(resolve => {
+				server.close(() => {
+					resolve();
+				});
+			});
+		},
+	};
 }

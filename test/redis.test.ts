@@ -1,7 +1,12 @@
+import {Redis} from 'ioredis';
 import {afterAll, beforeAll, expect, test} from 'vitest';
-import {redisBackend, type RedisBackend} from '../src/redis.js';
+import {type BackendError, createLanes, isBackendError, type Lease} from '../src/index.js';
+import {redisBackend, type RedisBackend, type RedisBackendOptions} from '../src/redis.js';
 import {backendContract} from './backend-contract.js';
-import {startRedis, type TestRedis} from './redis-server.js';
+import {flush, track} from './helpers.js';
+import {partitionable, startRedis, type TestRedis} from './redis-server.js';
+import {bundleWorker, Worker} from './redis-processes.js';
+import {type LwwServer, startLwwServer} from '../src/testing/index.js';
 
 let redis: TestRedis;
 let spaces = 0;
@@ -30,4 +35,296 @@ backendContract('redisBackend()', {
 	async cleanup() {
 		await Promise.all(made.splice(0).map(async backend => backend.close()));
 	},
+});
+
+// --- Options, idle state ----------------------------------------------------------------------
+
+test('redisBackend() - invalid options get a precise TypeError', () => {
+	const client = redis.client({lazyConnect: true});
+	expect(() => redisBackend(undefined as unknown as RedisBackendOptions)).toThrow(new TypeError('Expected `options` to be an object, got `undefined` (undefined)'));
+	expect(() => redisBackend({client: {} as Redis})).toThrow(new TypeError('Expected `client` to be an ioredis client, got `[Object]` (object)'));
+	expect(() => redisBackend({client, prefix: 3 as unknown as string})).toThrow(new TypeError('Expected `prefix` to be a string, got `3` (number)'));
+	expect(() => redisBackend({client, leaseMs: 0})).toThrow(new TypeError('Expected `leaseMs` to be an integer number of milliseconds from 30 to 2147483647, got `0` (number)'));
+	expect(() => redisBackend({client, leaseMs: 1000, commandTimeout: 1000})).toThrow(
+		new TypeError('Expected `commandTimeout` to be an integer number of milliseconds from 1 to below `leaseMs` (1000), got `1000` (number)'),
+	);
+	expect(() => redisBackend({client, subscriber: 'x' as unknown as Redis})).toThrow(new TypeError('Expected `subscriber` to be an ioredis client, got `"x"` (string)'));
+});
+
+/** Every key under `prefix` with its remaining time to live in ms (-1: none). */
+async function keysUnder(client: Redis, prefix: string): Promise<Record<string, number>> {
+	const found: Record<string, number> = {};
+	for (const key of await client.keys(`${prefix}*`)) {
+		found[key.slice(prefix.length)] = await client.pttl(key);
+	}
+
+	return found;
+}
+
+test('redisBackend() - once the lanes are idle, Redis keeps no per-key state: only the ticket counter, expiring', async () => {
+	const prefix = `idle${++spaces}:`;
+	const client = redis.client();
+	const lanes = [0, 1].map(() => createLanes({backend: redisBackend({client: redis.client(), prefix, leaseMs}), reads: 'shared'}));
+	await Promise.all(
+		Array.from({length: 40}, (_, index) => {
+			const instance = lanes[index % 2]!;
+			const key = [`objects/${index % 5}`, `objects/${index % 5}/blocks/${index % 3}`, 'objects', [`objects/${index % 5}`, 'spaces/1']][index % 4]!;
+			return index % 7 === 0 ? instance.read(key, async () => flush()) : instance.write(key, async () => flush());
+		}),
+	);
+	await Promise.all(lanes.map(async instance => instance.close()));
+	const left = await keysUnder(client, prefix);
+	expect(Object.keys(left)).toEqual(['seq']);
+	expect(left.seq).toBeGreaterThan(0);
+	expect(left.seq).toBeLessThanOrEqual(3 * leaseMs);
+});
+
+// --- Failures ---------------------------------------------------------------------------------
+
+test('Redis unreachable: acquire() and lanes writes reject with BackendError (cause set), and the write never runs', async () => {
+	const nowhere = await startRedis();
+	const port = nowhere.port;
+	await nowhere.stop();
+	const client = new Redis({port, host: '127.0.0.1'});
+	client.on('error', () => undefined);
+	try {
+		const backend = redisBackend({client, leaseMs: 1000, commandTimeout: 100});
+		const failure = await backend.acquire(['objects/1'], {kind: 'write'}).catch((error: unknown) => error);
+		expect(isBackendError(failure)).toBe(true);
+		expect((failure as Error).cause).toBeDefined();
+
+		const lanes = createLanes({backend});
+		let ran = false;
+		const error = await lanes
+			.write('objects/1', () => {
+				ran = true;
+			})
+			.catch((error_: unknown) => error_);
+		expect(isBackendError(error)).toBe(true);
+		expect((error as BackendError).cause).toBeDefined();
+		expect(ran).toBe(false);
+		await lanes.close();
+	} finally {
+		client.disconnect();
+	}
+});
+
+/** Logs `abort:<name>` with the reason when the lease is lost. */
+function watch(log: string[], name: string, lease: Lease, reasons: unknown[] = []) {
+	lease.signal?.addEventListener(
+		'abort',
+		() => {
+			log.push(`abort:${name}`);
+			reasons.push(lease.signal?.reason);
+		},
+		{once: true},
+	);
+}
+
+test('a lease that expires mid-operation (its holder cut off from Redis): its signal aborts, then the next holder gets the lane with a higher token', async () => {
+	const prefix = `expiry${++spaces}:`;
+	const partition = await partitionable(redis.port);
+	const cutClient = new Redis({port: partition.port, host: '127.0.0.1'});
+	cutClient.on('error', () => undefined);
+	const holder = redisBackend({client: cutClient, prefix, leaseMs: 1000, commandTimeout: 200});
+	const next = redisBackend({client: redis.client(), prefix, leaseMs: 1000});
+	const third = redisBackend({client: redis.client(), prefix, leaseMs: 1000});
+	try {
+		const log: string[] = [];
+		const reasons: unknown[] = [];
+		const first = await holder.acquire(['objects/1'], {kind: 'write'});
+		log.push('grant:holder');
+		watch(log, 'holder', first, reasons);
+		const waiting = next.acquire(['objects/1'], {kind: 'write'}).then(lease => {
+			log.push('grant:next');
+			return lease;
+		});
+		partition.cut();
+		const second = await waiting;
+		expect(log).toEqual(['grant:holder', 'abort:holder', 'grant:next']);
+		expect(isBackendError(reasons[0])).toBe(true);
+		expect((reasons[0] as Error).message).toMatch(/^Lost the lease on lane `objects\/1`: /);
+		expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+
+		// The old holder's late release (compare-and-delete) cannot free the new holder's lane.
+		partition.heal();
+		await first.release();
+		const later = third.acquire(['objects/1'], {kind: 'write'});
+		const after = track(later);
+		await (await third.acquire(['barrier/expiry'], {kind: 'write'})).release();
+		await flush();
+		expect(after.outcome.status).toBe('pending');
+		await second.release();
+		await (await later).release();
+	} finally {
+		await Promise.all([holder.close(), next.close(), third.close()]);
+		cutClient.disconnect();
+		await partition.close();
+	}
+});
+
+test('Redis restarted while writes run and wait: the running lease aborts, the waiting ones reject with BackendError, nothing is granted before the old lease is over, and the lanes recover', {timeout: 30_000}, async () => {
+	const own = await startRedis();
+	const prefix = 'restart:';
+	const options = {prefix, leaseMs: 1000, commandTimeout: 200};
+	const [a, b, c] = [0, 1, 2].map(() => redisBackend({client: own.client(), ...options}));
+	try {
+		const log: string[] = [];
+		const running = await a!.acquire(['objects/1'], {kind: 'write'});
+		log.push('grant:running');
+		watch(log, 'running', running);
+		const waiting = [b!, c!].map(backend => backend.acquire(['objects/1'], {kind: 'write'}).catch((error: unknown) => error));
+		await (await c!.acquire(['barrier/1'], {kind: 'write'})).release();
+
+		await own.kill();
+		// Down: a new write through the lanes fails closed and never runs.
+		const lanes = createLanes({backend: b!});
+		let ran = false;
+		const refused = await lanes
+			.write('objects/2', () => {
+				ran = true;
+			})
+			.catch((error: unknown) => error);
+		expect(isBackendError(refused)).toBe(true);
+		expect(ran).toBe(false);
+
+		await own.start();
+		for (const outcome of await Promise.all(waiting)) {
+			expect(isBackendError(outcome)).toBe(true);
+		}
+
+		// Back up, empty: the lanes work again, and the first grant comes after the lost lease ended.
+		const recovered = await lanes.write('objects/1', context => {
+			log.push('grant:recovered');
+			return context.fencingToken;
+		});
+		expect(log).toEqual(['grant:running', 'abort:running', 'grant:recovered']);
+		expect(recovered).toBeGreaterThan(running.fencingToken);
+		await running.release();
+		await lanes.close();
+	} finally {
+		await Promise.all([a!.close(), b!.close(), c!.close()]);
+		await own.stop();
+	}
+});
+
+test('Redis frozen (SIGSTOP) longer than the lease: the holder aborts, waiters and new writes reject, nothing runs unguarded; after SIGCONT the lane works with a higher token', {timeout: 30_000}, async () => {
+	const prefix = `frozen${++spaces}:`;
+	const options = {prefix, leaseMs: 1000, commandTimeout: 200};
+	const [a, b] = [0, 1].map(() => redisBackend({client: redis.client(), ...options}));
+	const lanes = createLanes({backend: b!});
+	try {
+		const log: string[] = [];
+		const running = await a!.acquire(['objects/1'], {kind: 'write'});
+		log.push('grant:running');
+		watch(log, 'running', running);
+		const waiting = b!.acquire(['objects/1'], {kind: 'write'}).catch((error: unknown) => error);
+		await (await b!.acquire(['barrier/1'], {kind: 'write'})).release();
+
+		redis.pause();
+		let ran = false;
+		const refused = await lanes
+			.write('objects/2', () => {
+				ran = true;
+			})
+			.catch((error: unknown) => error);
+		expect(isBackendError(refused)).toBe(true);
+		const [gaveUp] = await Promise.all([waiting, new Promise(resolve => running.signal?.addEventListener('abort', resolve, {once: true}))]);
+		expect(isBackendError(gaveUp)).toBe(true);
+		expect(ran).toBe(false);
+		redis.resume();
+
+		const token = await lanes.write('objects/1', context => {
+			log.push('grant:after');
+			return context.fencingToken;
+		});
+		expect(log).toEqual(['grant:running', 'abort:running', 'grant:after']);
+		expect(token).toBeGreaterThan(running.fencingToken);
+		await running.release();
+	} finally {
+		redis.resume();
+		await lanes.close();
+		await Promise.all([a!.close(), b!.close()]);
+	}
+});
+
+// --- Many processes ---------------------------------------------------------------------------
+
+let workerFile: string;
+
+beforeAll(async () => {
+	workerFile = await bundleWorker();
+});
+
+/** Starts `processes` workers incrementing the server's objects through `update()`; resolves once all are done. */
+async function incrementFromProcesses(server: LwwServer, processes: number, perProcess: number, withRedis: boolean, prefix: string) {
+	const workers = Array.from(
+		{length: processes},
+		(_, index) =>
+			new Worker(workerFile, {
+				name: `w${index}`,
+				job: 'updates',
+				baseUrl: server.url,
+				token: server.token,
+				ids: server.objectIds,
+				count: perProcess,
+				...(withRedis && {redisPort: redis.port, prefix, leaseMs}),
+			}),
+	);
+	await Promise.all(workers.map(async worker => worker.next('ready')));
+	for (const worker of workers) {
+		worker.send({type: 'go'});
+	}
+
+	const done = await Promise.all(workers.map(async worker => worker.next('done')));
+	expect(await Promise.all(workers.map(async worker => worker.exited))).toEqual(workers.map(() => 0));
+	const errors = new Set(done.flatMap(message => message.errors as string[]));
+	if (errors.size > 0) {
+		console.log([...errors].join('\n'));
+	}
+
+	return done.reduce((sum, message) => sum + (message.failed as number), 0);
+}
+
+async function counters(server: LwwServer): Promise<number> {
+	let total = 0;
+	for (const id of server.objectIds) {
+		const response = await fetch(`${server.url}/object?id=${id}`, {headers: {authorization: `Bearer ${server.token}`}});
+		const object = (await response.json()) as {properties: {counter?: {number?: number}}};
+		total += object.properties.counter?.number ?? 0;
+	}
+
+	return total;
+}
+
+// `npm run test:redis-full` runs the full size (250); the suite runs a shorter one to stay fast on small machines.
+const perProcess = Number(process.env.WRITELANE_REDIS_UPDATES ?? 60);
+
+test(`4 processes x ${perProcess} update() increments on 10 objects: through Redis lanes nothing is lost and no writes overlap; without Redis updates are lost`, {timeout: 60_000}, async () => {
+	const server = await startLwwServer({objects: 10, latency: [1, 4]});
+	try {
+		let started = performance.now();
+		const failedAlone = await incrementFromProcesses(server, 4, perProcess, false, '');
+		const aloneMs = performance.now() - started;
+		const alone = server.report();
+		const lostAlone = 4 * perProcess - (await counters(server));
+		expect(failedAlone).toBe(0);
+		expect(lostAlone).toBeGreaterThan(0);
+		expect(alone.overlaps).toBeGreaterThan(0);
+
+		server.reset();
+		const before = await counters(server);
+		started = performance.now();
+		const failed = await incrementFromProcesses(server, 4, perProcess, true, `updates${++spaces}:`);
+		const redisMs = performance.now() - started;
+		const report = server.report();
+		expect(failed).toBe(0);
+		expect((await counters(server)) - before).toBe(4 * perProcess);
+		expect(report.overlaps).toBe(0);
+		console.log(
+			`4 processes x ${perProcess} increments: without Redis lost=${lostAlone} overlaps=${alone.overlaps} (${Math.round(aloneMs)} ms); with Redis lost=0 overlaps=0 (${Math.round(redisMs)} ms)`,
+		);
+	} finally {
+		await server.close();
+	}
 });
