@@ -5,8 +5,10 @@ import {fileURLToPath} from 'node:url';
 import {build} from 'esbuild';
 import {type Browser, chromium} from 'playwright-core';
 import {afterAll, expect, onTestFinished, test} from 'vitest';
-import type {LwwBlock, LwwObject, LwwServer} from '../src/testing/index.js';
-import type {PageOutcome, PagePlan} from './browser/page.js';
+import type {LwwServer} from '../src/testing/index.js';
+import type {PagePlan} from './browser/page.js';
+import {audit, counters} from './runtime-helpers.js';
+import type {WorkloadOutcome} from './runtimes/workload.js';
 import {start} from './server-helpers.js';
 
 // The README says the core runs in browsers: this bundles it for the browser and runs lanes in
@@ -68,7 +70,7 @@ async function servePage(server: LwwServer, script: string): Promise<string> {
 	return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 }
 
-async function runInPage(server: LwwServer, plan: Omit<PagePlan, 'token' | 'ids'>): Promise<PageOutcome> {
+async function runInPage(server: LwwServer, plan: Omit<PagePlan, 'token' | 'ids'>): Promise<WorkloadOutcome> {
 	const {browser, script} = await prepare();
 	const origin = await servePage(server, script);
 	const page = await browser.newPage();
@@ -79,63 +81,36 @@ async function runInPage(server: LwwServer, plan: Omit<PagePlan, 'token' | 'ids'
 	await page.waitForFunction(() => 'runLanes' in globalThis);
 	const full: PagePlan = {...plan, token: server.token, ids: server.objectIds};
 	const outcome = await page.evaluate(async (plan: PagePlan) => {
-		const {runLanes} = globalThis as unknown as {runLanes: (plan: PagePlan) => Promise<PageOutcome>};
+		const {runLanes} = globalThis as unknown as {runLanes: (plan: PagePlan) => Promise<WorkloadOutcome>};
 		return runLanes(plan);
 	}, full);
 	expect(errors).toEqual([]);
 	return outcome;
 }
 
-function stored(server: LwwServer, id: string): LwwObject {
-	const object = server.object(id);
-	if (!object) {
-		throw new Error(`object ${id} is not stored`);
-	}
-
-	return object;
-}
-
-function counterOf(object: LwwObject): number {
-	return object.properties.counter?.number as number;
-}
-
-/** The `seq-n` texts among the object's top-level blocks, in stored order. */
-function sequence(object: LwwObject): string[] {
-	const texts = Object.values(object.blocks)
-		.flat()
-		.map((block: LwwBlock) => ((block.tokens ?? []) as Array<{text: string}>).map(token => token.text).join(''));
-	return texts.filter(text => text.startsWith('seq-'));
-}
-
 const objects = 4;
 const appends = 12;
 const increments = 8;
-const inOrder = Array.from({length: appends}, (_, index) => `seq-${index + 1}`);
 
 test('headless Chromium - the bundled core keeps each object\'s appends in call order and loses no increment against the reference server', {timeout: 45_000}, async () => {
 	const server = await start({objects, latency: [1, 4]});
-	const before = server.objectIds.map(id => counterOf(stored(server, id)));
+	const before = counters(server);
 	const outcome = await runInPage(server, {appends, increments, useLanes: true});
 
 	expect(outcome.userAgent).toMatch(/HeadlessChrome|Chrome\//);
 	expect(outcome.nodeGlobals).toBe(false);
 	expect(outcome.statuses).toEqual(Array.from({length: objects * (appends + increments)}, () => 200));
 	expect(outcome.lanesLeft).toBe(0);
-	expect(server.report().overlaps).toBe(0);
-	for (const [index, id] of server.objectIds.entries()) {
-		const object = stored(server, id);
-		expect({id, counter: counterOf(object), sequence: sequence(object)}).toEqual({id, counter: (before[index] ?? 0) + increments, sequence: inOrder});
-	}
+	expect(audit(server, before, {appends, increments})).toEqual({overlaps: 0, lost: 0, outOfOrder: 0});
 });
 
 test('headless Chromium - the same calls with the page\'s plain fetch overlap writes and lose updates (the check above can fail)', {timeout: 45_000}, async () => {
 	const server = await start({objects, latency: [1, 4]});
-	const before = server.objectIds.map(id => counterOf(stored(server, id)));
+	const before = counters(server);
 	const outcome = await runInPage(server, {appends, increments, useLanes: false});
 
 	expect(outcome.nodeGlobals).toBe(false);
-	const lost = server.objectIds.reduce((sum, id, index) => sum + (before[index] ?? 0) + increments - counterOf(stored(server, id)), 0);
-	const outOfOrder = server.objectIds.filter(id => sequence(stored(server, id)).join() !== inOrder.join()).length;
-	expect(server.report().overlaps).toBeGreaterThan(0);
+	const {overlaps, lost, outOfOrder} = audit(server, before, {appends, increments});
+	expect(overlaps).toBeGreaterThan(0);
 	expect(lost + outOfOrder).toBeGreaterThan(0);
 });

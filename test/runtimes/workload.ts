@@ -1,21 +1,24 @@
-// What the browser test's page runs. Bundled for the browser (esbuild, platform 'browser'): the whole
-// public core is imported, so a Node-only import anywhere in it fails the bundle.
+// The workload the runtime tests run outside Node (a Chromium page, Deno, Bun), bundled by esbuild
+// without Node's built-ins: the whole public core is imported, so a Node-only import anywhere in it
+// fails the bundle.
 import * as writelane from '../../src/index.js';
 
-/** What the test asks the page to do against the reference server behind the page's own origin. */
-export type PagePlan = {
+/** What a runtime is asked to do against the reference server at `base`. */
+export type WorkloadPlan = {
+	readonly base: string;
 	readonly token: string;
 	readonly ids: readonly string[];
 	/** Block appends per object, `seq-1` … `seq-n`, each through `lanes.fetch`. */
 	readonly appends: number;
 	/** Read-modify-write increments of the `counter` property per object. */
 	readonly increments: number;
-	/** `false`: the same calls with the page's plain `fetch`, no lanes (the control). */
+	/** `false`: the same calls with the runtime's plain `fetch`, no lanes (the control). */
 	readonly useLanes: boolean;
 };
 
-export type PageOutcome = {
+export type WorkloadOutcome = {
 	readonly userAgent: string;
+	/** Whether Node's `process` or `Buffer` globals exist (they must not be needed: a browser has neither). */
 	readonly nodeGlobals: boolean;
 	readonly statuses: readonly number[];
 	readonly lanesLeft: number;
@@ -27,8 +30,8 @@ function incremented(object: Editable): Editable {
 	return {id: object.id, properties: {counter: {type: 'number', number: object.properties.counter.number + 1}}};
 }
 
-async function run(plan: PagePlan): Promise<PageOutcome> {
-	const base = location.origin;
+export async function runWorkload(plan: WorkloadPlan): Promise<WorkloadOutcome> {
+	const {base} = plan;
 	const headers = {authorization: `Bearer ${plan.token}`, 'content-type': 'application/json'};
 	const lanes = writelane.createLanes({keys: writelane.capacities()});
 	const send = plan.useLanes ? lanes.fetch : (input: string, init?: RequestInit) => fetch(input, init);
@@ -73,5 +76,5 @@ async function run(plan: PagePlan): Promise<PageOutcome> {
 	return {userAgent: navigator.userAgent, nodeGlobals: 'process' in globalThis || 'Buffer' in globalThis, statuses, lanesLeft};
 }
 
-// The namespace itself goes on the page too, so no export of the core is tree-shaken out of the bundle.
-Object.assign(globalThis, {runLanes: run, writelane});
+/** Every export of the core, so that a bundle of this module holds all of it. */
+export {writelane};
