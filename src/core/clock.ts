@@ -28,7 +28,7 @@ export const clock = {
 	`TypeError`: every caller validates its delays, so one is a bug to surface, not a 1 ms timer.
 	*/
 	setTimeout(callback: () => void, ms: number): TimerHandle {
-		if (Number.isNaN(ms)) {
+		if (typeof ms !== 'number' || Number.isNaN(ms)) {
 			throw new TypeError(`Expected a timer delay to be a number of milliseconds, got ${describe(ms)}`);
 		}
 
