@@ -16,6 +16,7 @@ import {afterAll, expect, test} from 'vitest';
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+	engines: {node: string};
 	exports: Record<string, Record<string, string>>;
 	bin: Record<string, string>;
 };
@@ -177,4 +178,11 @@ test('publint and arethetypeswrong - both report a package whose exports point a
 	const {code, report} = await arethetypeswrong(['--pack', directory, '--profile', 'esm-only']);
 	expect(code).not.toBe(0);
 	expect(report).toContain('Resolution failed');
+});
+
+test('engines.node - the Node running this suite is one the package declares (CI runs it on 20 and 22)', () => {
+	// Printed so that a CI log shows which Node the suite really ran on.
+	console.log(`test suite running on Node ${process.version}`);
+	expect(manifest.engines.node).toBe('>=20');
+	expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(20);
 });
