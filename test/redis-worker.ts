@@ -44,7 +44,7 @@ async function updates(lanes: Lanes, {baseUrl, token, ids, count}: Updates) {
 				)
 				.catch((error: unknown) => {
 					failed++;
-					errors.add(String(error));
+					errors.add(`${String(error)} (cause: ${String((error as Error).cause)})`);
 				}),
 		),
 	);

@@ -5,7 +5,7 @@ import {redisBackend, type RedisBackend, type RedisBackendOptions} from '../src/
 import {backendContract} from './backend-contract.js';
 import {flush, track} from './helpers.js';
 import {partitionable, startRedis, type TestRedis} from './redis-server.js';
-import {bundleWorker, Worker} from './redis-processes.js';
+import {bundleWorker, Worker, type WorkerMessage} from './redis-processes.js';
 import {type LwwServer, startLwwServer} from '../src/testing/index.js';
 
 let redis: TestRedis;
@@ -268,7 +268,8 @@ async function incrementFromProcesses(server: LwwServer, processes: number, perP
 				token: server.token,
 				ids: server.objectIds,
 				count: perProcess,
-				...(withRedis && {redisPort: redis.port, prefix, leaseMs}),
+				// The default lease (10 s): a loaded machine must not turn slow renewals into lost leases here.
+				...(withRedis && {redisPort: redis.port, prefix}),
 			}),
 	);
 	await Promise.all(workers.map(async worker => worker.next('ready')));
@@ -307,8 +308,8 @@ test(`4 processes x ${perProcess} update() increments on 10 objects: through Red
 		const failedAlone = await incrementFromProcesses(server, 4, perProcess, false, '');
 		const aloneMs = performance.now() - started;
 		const alone = server.report();
-		const lostAlone = 4 * perProcess - (await counters(server));
-		expect(failedAlone).toBe(0);
+		// An update that failed in transit may or may not have landed: count only acknowledged ones as lost.
+		const lostAlone = 4 * perProcess - failedAlone - (await counters(server));
 		expect(lostAlone).toBeGreaterThan(0);
 		expect(alone.overlaps).toBeGreaterThan(0);
 
@@ -326,5 +327,54 @@ test(`4 processes x ${perProcess} update() increments on 10 objects: through Red
 		);
 	} finally {
 		await server.close();
+	}
+});
+
+test('SIGKILL of a process holding a lease: the others get the lane within the lease TTL, in arrival order, each in its own order', {timeout: 60_000}, async () => {
+	const prefix = `crash${++spaces}:`;
+	const crashLease = 1500;
+	const perWorker = 5;
+	const starts: Array<{name: string; index: number; token: number}> = [];
+	let killedAt = 0;
+	let resumedAfterMs = -1;
+	const onMessage = (worker: Worker, message: WorkerMessage) => {
+		if (message.type !== 'start') {
+			return;
+		}
+
+		if (killedAt > 0 && resumedAfterMs < 0) {
+			resumedAfterMs = performance.now() - killedAt;
+		}
+
+		starts.push({name: worker.name, index: message.index as number, token: message.token as number});
+		if (worker.name === 'victim' && message.index === 1) {
+			worker.child.kill('SIGKILL');
+			killedAt = performance.now();
+		} else {
+			worker.send({type: 'finish', index: message.index});
+		}
+	};
+
+	const workers = ['victim', 's1', 's2', 's3'].map(
+		name => new Worker(workerFile, {name, job: 'holds', key: 'objects/hot', count: perWorker, redisPort: redis.port, prefix, leaseMs: crashLease}, onMessage),
+	);
+	await Promise.all(workers.map(async worker => worker.next('ready')));
+	for (const worker of workers) {
+		worker.send({type: 'go'});
+	}
+
+	const survivors = workers.slice(1);
+	await Promise.all(survivors.map(async worker => worker.next('done')));
+	expect(await workers[0]!.exited).toBeNull();
+	expect(await Promise.all(survivors.map(async worker => worker.exited))).toEqual([0, 0, 0]);
+
+	console.log(`lane resumed ${Math.round(resumedAfterMs)} ms after the SIGKILL (lease ${crashLease} ms)`);
+	expect(resumedAfterMs).toBeGreaterThan(0);
+	expect(resumedAfterMs).toBeLessThan(crashLease + 500);
+	// Tickets are taken on arrival and are the fencing tokens: grants in token order are grants in arrival order.
+	const tokens = starts.map(start => start.token);
+	expect([...tokens].sort((x, y) => x - y)).toEqual(tokens);
+	for (const worker of survivors) {
+		expect(starts.filter(start => start.name === worker.name).map(start => start.index)).toEqual([0, 1, 2, 3, 4]);
 	}
 });

@@ -190,7 +190,8 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 	let subscriber: Redis | undefined;
 	let subscribed: Promise<void> | undefined;
 
-	const call = (script: Script, args: readonly string[]): Promise<unknown> => {
+	/** Runs a script; with `timeout`, gives up (rejects) when Redis has not answered by then. */
+	const call = (script: Script, args: readonly string[], timeout = true): Promise<unknown> => {
 		const argv = [prefix, String(leaseMs), ...args];
 		const run = async () => {
 			try {
@@ -204,6 +205,10 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 				throw error;
 			}
 		};
+
+		if (!timeout) {
+			return run();
+		}
 
 		return new Promise((resolve, reject) => {
 			const timer = clock.setTimeout(() => {
@@ -251,6 +256,11 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 
 	const ignore = () => undefined;
 
+	/**
+	Resolves once hand-off notifications arrive, or after `commandTimeout` in any case: without them a
+	waiter still learns of its turn from its own checks, only later, and whether Redis is reachable at
+	all is for the enqueue to tell.
+	*/
 	const subscribe = (): Promise<void> => {
 		if (subscribed === undefined) {
 			if (subscriber === undefined) {
@@ -264,29 +274,26 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 				}
 			}
 
-			const current = subscriber;
-			subscribed = new Promise<void>((resolve, reject) => {
-				const timer = clock.setTimeout(() => {
-					reject(new BackendError(`Redis did not confirm the subscription within ${commandTimeout} ms (\`commandTimeout\`)`));
-				}, commandTimeout);
-				current.subscribe(channel).then(
-					() => {
-						clock.clearTimeout(timer);
-						resolve();
-					},
-					(error: unknown) => {
-						clock.clearTimeout(timer);
-						reject(error);
-					},
-				);
-			});
-			// A failed attempt is retried by the next acquire.
-			subscribed.catch(() => {
-				subscribed = undefined;
+			const attempt = subscriber.subscribe(channel).then(ignore);
+			subscribed = attempt;
+			attempt.catch(() => {
+				// Retried by the next acquire.
+				if (subscribed === attempt) {
+					subscribed = undefined;
+				}
 			});
 		}
 
-		return subscribed;
+		const current = subscribed;
+		return new Promise<void>(resolve => {
+			const timer = clock.setTimeout(resolve, commandTimeout);
+			const done = () => {
+				clock.clearTimeout(timer);
+				resolve();
+			};
+
+			current.then(done, done);
+		});
 	};
 
 	const stopTimers = (request: Request) => {
@@ -384,9 +391,10 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		const sentAt = clock.now();
 		let reply: unknown;
 		try {
-			reply = await call(poll, [request.id, owner]);
+			// No timeout: a late answer still confirms the lease as of `sentAt`; the deadline decides when it is too late.
+			reply = await call(poll, [request.id, owner], false);
 		} catch {
-			// Unreachable for now: try again soon; the deadline decides when waiting is pointless.
+			// Refused (connection lost): try again soon.
 			request.polling = false;
 			if (request.state !== DONE) {
 				schedule(request, Math.min(renewEvery, commandTimeout));
@@ -437,11 +445,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 			throw new BackendError('The Redis backend is closed', {key: list});
 		}
 
-		try {
-			await subscribe();
-		} catch (error) {
-			throw new BackendError(`Could not subscribe to lane hand-offs in Redis: ${error instanceof Error ? error.message : String(error)}`, {key: list, cause: error});
-		}
+		await subscribe();
 
 		if (signal?.aborted) {
 			throw signal.reason;
