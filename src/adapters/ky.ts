@@ -3,7 +3,8 @@ import {invalid} from '../core/describe.js';
 import type {Engine} from '../core/engine.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import {parseRetryAfter} from '../core/retry.js';
-import {toLaneRequest} from '../keys/request.js';
+import {scrubErrorText, secretsOf} from '../errors/redact.js';
+import {requestError, toLaneRequest} from '../keys/request.js';
 import {type HttpDeps, summarize} from './http.js';
 
 type KyOptions = Record<string, unknown> & {
@@ -112,16 +113,31 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 		};
 
 		const hooks = options.hooks ?? {};
-		const result = callKy(input, {
-			...options,
-			fetch: attempt,
-			hooks: {...hooks, beforeRequest: [...(hooks.beforeRequest ?? []), (request: Request) => hold(request).then(() => undefined)]},
-		});
+		let result: Promise<Response>;
+		try {
+			result = callKy(input, {
+				...options,
+				fetch: attempt,
+				hooks: {...hooks, beforeRequest: [...(hooks.beforeRequest ?? []), (request: Request) => hold(request).then(() => undefined)]},
+			});
+		} catch (error) {
+			// ky builds its Request at once; the platform's refusal quotes the URL, password and query included.
+			throw requestError(input, options.headers === undefined ? undefined : {headers: options.headers as HeadersInit}, error, true);
+		}
+
 		const done = () => {
 			release?.();
 		};
 
-		result.then(done, done);
+		// Registered before the caller's handlers, so they see the error with ky's quote of the URL scrubbed.
+		result.then(done, (error: unknown) => {
+			const request = (error as {request?: unknown} | null)?.request;
+			if (request instanceof Request) {
+				scrubErrorText(error, secretsOf(request.headers, request.url));
+			}
+
+			done();
+		});
 		return result;
 	};
 

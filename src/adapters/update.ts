@@ -120,6 +120,7 @@ export async function update<T, W = T>(
 	const place = deps.admission.reserve();
 	let read: Request;
 	let laneRequest: LaneRequest;
+	let keys: readonly string[];
 	try {
 		read = toRequest(url, {method: 'GET', headers: headers ?? {}, signal: signal ?? null});
 		if (options.writeUrl !== undefined) {
@@ -127,14 +128,14 @@ export async function update<T, W = T>(
 			normalizeUrl(toRequest(options.writeUrl).url);
 		}
 		laneRequest = await toLaneRequest(read, false);
+		// A rule that throws must give the place back too, or every later call would wait behind it.
+		const resolved = deps.keys.resolve(laneRequest);
+		// Holding no lane would make the read-modify-write unguarded; fall back to the URL's own key.
+		keys = resolved.keys.length > 0 ? resolved.keys : [defaultKey(laneRequest.url)];
 	} catch (error) {
 		deps.admission.release(place);
 		throw error;
 	}
-
-	const resolved = deps.keys.resolve(laneRequest);
-	// Holding no lane would make the read-modify-write unguarded; fall back to the URL's own key.
-	const keys = resolved.keys.length > 0 ? resolved.keys : [defaultKey(laneRequest.url)];
 	const readSummary = summarize(read);
 	const {preset} = deps.keys;
 	const versioning = precondition ? preset?.versioning : undefined;

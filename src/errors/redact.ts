@@ -140,3 +140,27 @@ export function excerpt(text: string, secrets: Iterable<string> = [], max = 120)
 	const shown = scrub(text.slice(0, scanned), secrets).replace(/[\s\u0000-\u001F\u007F]+/g, ' ').trim();
 	return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
 }
+
+/**
+Scrubs (see `scrub()`) the message and stack of an error made by someone else's code in place, for
+errors whose text quotes a request (ky's `HTTPError` and `TimeoutError` show its URL with the query).
+The error keeps its class and every other property.
+*/
+export function scrubErrorText(error: unknown, secrets: Iterable<string>): void {
+	if (typeof error !== 'object' || error === null || typeof (error as Error).message !== 'string') {
+		return;
+	}
+
+	const known = [...secrets];
+	const target = error as Error;
+	try {
+		// Reading `stack` first formats it with the message as it was; both are rewritten.
+		const {stack} = target;
+		target.message = scrub(target.message, known);
+		if (typeof stack === 'string') {
+			target.stack = scrub(stack, known);
+		}
+	} catch {
+		// A frozen or exotic error: it stays as it is.
+	}
+}

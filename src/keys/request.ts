@@ -67,9 +67,10 @@ that is not an absolute http(s) URL or that has user info gets our own message (
 the whole URL, password and query included); anything else (an invalid header value or method) gets
 the platform's reason with every header value and URL secret scrubbed.
 */
-function requestError(input: unknown, init: RequestInit | undefined, error: unknown): TypeError {
+export function requestError(input: unknown, init: RequestInit | undefined, error: unknown, relativeAllowed = false): TypeError {
 	const url = typeof input === 'string' || input instanceof URL ? input : undefined;
-	if (url !== undefined) {
+	// A relative input (ky's with a `prefixUrl`) was resolved by the caller: only the platform knows why it failed.
+	if (url !== undefined && (url instanceof URL || /^[a-z][a-z\d+.-]*:/i.test(url) || !relativeAllowed)) {
 		// Throws our own TypeError naming `url` when it is not an absolute http(s) URL.
 		const parsed = normalizeUrl(url);
 		const raw = new URL(url);
@@ -87,8 +88,8 @@ function requestError(input: unknown, init: RequestInit | undefined, error: unkn
 }
 
 /**
-\`new Request(input, init)\`, except that when the platform refuses, the \`TypeError\` is our own and
-never shows credentials (see \`requestError()\`).
+`new Request(input, init)`, except that when the platform refuses, the `TypeError` is our own and
+never shows credentials (see `requestError()`).
 */
 export function toRequest(input: RequestInfo | URL, init?: RequestInit): Request {
 	try {
