@@ -233,10 +233,23 @@ test('security - a run with failures through lanes.fetch, wrapKy, update() and w
 		response.writeHead(request.url?.startsWith('/409') ? 409 : 200, {'content-type': 'text/plain'});
 		response.end(`you sent ${request.url} with ${request.headers.authorization} ${request.headers.cookie} ${request.headers['x-api-key']}`);
 	});
+	const echoJson = await startServer((request, _body, response) => {
+		// An API that quotes the request in its error body: a 412 (a conflict, kept on ConflictError) or a 400.
+		if (request.method === 'GET') {
+			response.writeHead(200, {'content-type': 'application/json', etag: '"7"'}).end('{"properties":{}}');
+			return;
+		}
+
+		response.writeHead(request.url?.startsWith('/conflict') ? 412 : 400, {'content-type': 'application/json'});
+		response.end(JSON.stringify({error: 'refused', request: {url: request.url, authorization: request.headers.authorization, key: request.headers['x-api-key'], cookie: request.headers.cookie}}));
+	});
 	try {
 		await evidence.settle('update bad JSON', lanes.update(`${echo.url}/object?token=${secrets.query}`, mutate, {headers}));
+		await evidence.settle('update conflict echo', lanes.update(`${echoJson.url}/conflict?token=${secrets.query}`, mutate, {headers, attempts: 2, conflictBackoff: () => 0}));
+		await evidence.settle('update 400 echo', lanes.update(`${echoJson.url}/invalid?token=${secrets.query}`, mutate, {headers}));
 	} finally {
 		await echo.close();
+		await echoJson.close();
 	}
 
 	// write(): any client inside a lane; its failures are the caller's own errors.

@@ -3,6 +3,7 @@ import {invalid} from '../core/describe.js';
 import type {Engine, LaneContext} from '../core/engine.js';
 import type {LaneRequest} from '../keys/types.js';
 import {ConflictError, HttpError, type Reply} from '../errors/errors.js';
+import {scrubJson, secretsOf} from '../errors/redact.js';
 import {formatKey} from '../errors/writelane-error.js';
 import {defaultKey, normalizeUrl} from '../keys/normalize.js';
 import {toLaneRequest, toRequest} from '../keys/request.js';
@@ -208,7 +209,7 @@ export async function update<T, W = T>(
 					throw new HttpError(response.status, `${writeSummary.method} ${writeSummary.url}`, {key: keys});
 				}
 
-				lastReply = {status: response.status, body: replyBody};
+				lastReply = {status: response.status, body: scrubJson(replyBody, secretsOf(write.headers, write.url))};
 				if (deps.emitter.active) {
 					deps.emitter.emit({
 						type: 'retry',

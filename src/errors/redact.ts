@@ -128,6 +128,38 @@ export function scrub(text: string, secrets: Iterable<string> = []): string {
 	return result;
 }
 
+const secretKey = new RegExp(String.raw`^${secretName}$`, 'i');
+/** Deeper than this, a parsed body is cut off rather than walked (JSON nests without limit). */
+const maxDepth = 64;
+
+/**
+A copy of a parsed JSON value (a server's answer kept on an error) with every string scrubbed (see
+`scrub()`) and the string values of fields named like credentials (`token`, `password`, `apiKey`,
+`authorization` …) redacted. Keys stay as they are, `__proto__` included, as plain data.
+*/
+export function scrubJson(value: unknown, secrets: Iterable<string> = [], depth = 0): unknown {
+	const known = Array.isArray(secrets) ? (secrets as string[]) : [...secrets];
+	if (typeof value === 'string') {
+		return scrub(value, known);
+	}
+
+	if (typeof value !== 'object' || value === null) {
+		return value;
+	}
+
+	if (depth >= maxDepth) {
+		return '[truncated]';
+	}
+
+	if (Array.isArray(value)) {
+		return value.map(item => scrubJson(item, known, depth + 1));
+	}
+
+	return Object.fromEntries(
+		Object.entries(value).map(([key, item]) => [key, typeof item === 'string' && secretKey.test(key) ? redacted : scrubJson(item, known, depth + 1)]),
+	);
+}
+
 /** Characters of an answer looked at; an excerpt is much shorter, so a secret cut here is cut off anyway. */
 const scanned = 4096;
 
