@@ -73,7 +73,7 @@ export function resolveDecision(decision: KeyDecision, method: string): Resolved
 	return {keys: ruleKeys(keys, '.keys'), kind: (kind as OperationKind | undefined) ?? classify(method)};
 }
 
-/** Who a hook belongs to, for `HookError` messages: `the key rule`, `the \`capacities\` preset's \`bucket\``. */
+/** Who a hook belongs to, for `HookError` messages: "The key rule", "The `capacities` preset's `bucket`". */
 function hookOwner(preset: Preset | undefined, hook: string): string {
 	if (preset === undefined) {
 		return 'The key rule';
