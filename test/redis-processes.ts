@@ -55,12 +55,12 @@ export class Worker {
 		});
 	}
 
-	/** Resolves with the first message of `type` (already received or to come); rejects if the process ends first. */
+	/** Takes the first message of `type` (already received or to come); rejects if the process ends first. */
 	async next(type: string): Promise<WorkerMessage> {
 		for (;;) {
-			const found = this.messages.find(message => message.type === type);
-			if (found) {
-				return found;
+			const index = this.messages.findIndex(message => message.type === type);
+			if (index >= 0) {
+				return this.messages.splice(index, 1)[0]!;
 			}
 
 			if (this.child.exitCode !== null || this.child.signalCode !== null) {

@@ -1,11 +1,12 @@
-// A child process of test/redis.test.ts and bench/redis.js (bundled with esbuild first). Its job comes as
-// JSON in argv[2]; it talks to the parent over IPC.
+// A child process of test/redis.test.ts (bundled with esbuild first). Its job comes as JSON in argv[2];
+// it runs it each time the parent says `go` (so that all workers really run at the same time), and
+// ends on `exit`. It talks to the parent over IPC.
 import {Redis} from 'ioredis';
 import {capacities, createLanes, type Lanes} from '../src/index.js';
 import {redisBackend} from '../src/redis.js';
 
 type Common = {readonly name: string; readonly redisPort?: number | undefined; readonly prefix?: string; readonly leaseMs?: number};
-/** `count` concurrent read-modify-write increments spread over `ids`, through `update()`. */
+/** `count` concurrent read-modify-write increments spread over `ids`, through `update()`; `go` says with which lanes. */
 type Updates = Common & {readonly job: 'updates'; readonly baseUrl: string; readonly token: string; readonly ids: readonly string[]; readonly count: number};
 /** `count` writes on `key`, each held until the parent answers `finish`. */
 type Holds = Common & {readonly job: 'holds'; readonly key: string; readonly count: number};
@@ -24,7 +25,9 @@ const send = (message: object) =>
 	});
 
 const client = job.redisPort === undefined ? undefined : new Redis({port: job.redisPort, host: '127.0.0.1'});
-const backend = client && redisBackend({client, prefix: job.prefix, leaseMs: job.leaseMs});
+const redisLanes = client && createLanes({keys: capacities(), backend: redisBackend({client, prefix: job.prefix, leaseMs: job.leaseMs})});
+// The same work without coordination between processes: what a plain per-process lock gives.
+const localLanes = createLanes({keys: capacities()});
 
 async function updates(lanes: Lanes, {baseUrl, token, ids, count}: Updates) {
 	const headers = {authorization: `Bearer ${token}`};
@@ -51,18 +54,14 @@ async function updates(lanes: Lanes, {baseUrl, token, ids, count}: Updates) {
 	await send({type: 'done', failed, errors: [...errors]});
 }
 
+const held = new Map<number, () => void>();
+
 async function holds(lanes: Lanes, {key, count}: Holds) {
-	const waiting = new Map<number, () => void>();
-	process.on('message', (message: {type: string; index: number}) => {
-		if (message.type === 'finish') {
-			waiting.get(message.index)?.();
-		}
-	});
 	await Promise.all(
 		Array.from({length: count}, (_, index) =>
 			lanes.write(key, async context => {
 				const finished = new Promise<void>(resolve => {
-					waiting.set(index, resolve);
+					held.set(index, resolve);
 				});
 				await send({type: 'start', index, token: context.fencingToken});
 				await finished;
@@ -72,20 +71,19 @@ async function holds(lanes: Lanes, {key, count}: Holds) {
 	await send({type: 'done'});
 }
 
-const lanes = createLanes({keys: capacities(), ...(backend && {backend})});
-await send({type: 'ready'});
-// Every worker starts when the parent says so, so that they really run at the same time.
-await new Promise<void>(resolve => {
-	process.once('message', () => {
-		resolve();
-	});
-});
-if (job.job === 'updates') {
-	await updates(lanes, job);
-} else {
-	await holds(lanes, job);
-}
+type Command = {readonly type: 'go'; readonly redis: boolean} | {readonly type: 'finish'; readonly index: number} | {readonly type: 'exit'};
 
-await lanes.close();
-client?.disconnect();
-process.disconnect();
+process.on('message', (command: Command) => {
+	if (command.type === 'finish') {
+		held.get(command.index)?.();
+	} else if (command.type === 'go') {
+		const lanes = command.redis ? redisLanes! : localLanes;
+		void (job.job === 'updates' ? updates(lanes, job) : holds(lanes, job));
+	} else {
+		void Promise.all([localLanes.close(), redisLanes?.close()]).then(() => {
+			client?.disconnect();
+			process.disconnect();
+		});
+	}
+});
+await send({type: 'ready'});

@@ -49,6 +49,7 @@ test('redisBackend() - invalid options get a precise TypeError', () => {
 		new TypeError('Expected `commandTimeout` to be an integer number of milliseconds from 1 to below `leaseMs` (1000), got `1000` (number)'),
 	);
 	expect(() => redisBackend({client, subscriber: 'x' as unknown as Redis})).toThrow(new TypeError('Expected `subscriber` to be an ioredis client, got `"x"` (string)'));
+	expect(() => redisBackend({client, restartGrace: 1 as unknown as boolean})).toThrow(new TypeError('Expected `restartGrace` to be a boolean, got `1` (number)'));
 });
 
 /** Every key under `prefix` with its remaining time to live in ms (-1: none). */
@@ -77,6 +78,44 @@ test('redisBackend() - once the lanes are idle, Redis keeps no per-key state: on
 	expect(Object.keys(left)).toEqual(['seq']);
 	expect(left.seq).toBeGreaterThan(0);
 	expect(left.seq).toBeLessThanOrEqual(3 * leaseMs);
+});
+
+// --- Hand-off ---------------------------------------------------------------------------------
+
+test('a waiter is woken by the release itself, not by its own checks (those come only every leaseMs / 3 = 200 s here)', async () => {
+	const prefix = `wake${++spaces}:`;
+	const [a, b] = [0, 1].map(() => redisBackend({client: redis.client(), prefix, leaseMs: 600_000, restartGrace: false}));
+	try {
+		let lease = await a!.acquire(['objects/1'], {kind: 'write'});
+		for (let round = 0; round < 10; round++) {
+			const next = (round % 2 === 0 ? b! : a!).acquire(['objects/1'], {kind: 'write'});
+			await (await (round % 2 === 0 ? b! : a!).acquire([`barrier/${round}`], {kind: 'write'})).release();
+			await lease.release();
+			lease = await next;
+		}
+
+		await lease.release();
+	} finally {
+		await Promise.all([a!.close(), b!.close()]);
+	}
+});
+
+test('a lost notification costs latency, not the lane: a waiter whose subscriber hears nothing gets its turn from its own check', async () => {
+	const elsewhere = await startRedis();
+	const prefix = `deaf${++spaces}:`;
+	const holder = redisBackend({client: redis.client(), prefix, leaseMs: 600});
+	// Its notifications go to another server, so it never hears of a hand-off.
+	const deaf = redisBackend({client: redis.client(), prefix, leaseMs: 600, subscriber: elsewhere.client()});
+	try {
+		const held = await holder.acquire(['objects/1'], {kind: 'write'});
+		const waiting = deaf.acquire(['objects/1'], {kind: 'write'});
+		await (await deaf.acquire(['barrier/deaf'], {kind: 'write'})).release();
+		await held.release();
+		await (await waiting).release();
+	} finally {
+		await Promise.all([holder.close(), deaf.close()]);
+		await elsewhere.stop();
+	}
 });
 
 // --- Failures ---------------------------------------------------------------------------------
@@ -208,6 +247,37 @@ test('Redis restarted while writes run and wait: the running lease aborts, the w
 	}
 });
 
+test('a restarted Redis grants nothing for one lease: a holder that could not hear of the restart has stopped before anyone else starts', {timeout: 30_000}, async () => {
+	const own = await startRedis();
+	const partition = await partitionable(own.port);
+	const cutClient = new Redis({port: partition.port, host: '127.0.0.1'});
+	cutClient.on('error', () => undefined);
+	const options = {prefix: 'grace:', leaseMs: 1000, commandTimeout: 200};
+	const holder = redisBackend({client: cutClient, ...options});
+	const other = redisBackend({client: own.client(), ...options});
+	try {
+		// Wait out the fresh server's own first lease.
+		await (await other.acquire(['warm-up'], {kind: 'write'})).release();
+		const log: string[] = [];
+		const held = await holder.acquire(['objects/1'], {kind: 'write'});
+		log.push('grant:holder');
+		watch(log, 'holder', held);
+		partition.cut();
+		await own.kill();
+		await own.start();
+		const next = await other.acquire(['objects/1'], {kind: 'write'});
+		log.push('grant:next');
+		expect(log).toEqual(['grant:holder', 'abort:holder', 'grant:next']);
+		expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+		await next.release();
+	} finally {
+		await Promise.all([holder.close(), other.close()]);
+		cutClient.disconnect();
+		await partition.close();
+		await own.stop();
+	}
+});
+
 test('Redis frozen (SIGSTOP) longer than the lease: the holder aborts, waiters and new writes reject, nothing runs unguarded; after SIGCONT the lane works with a higher token', {timeout: 30_000}, async () => {
 	const prefix = `frozen${++spaces}:`;
 	const options = {prefix, leaseMs: 1000, commandTimeout: 200};
@@ -256,8 +326,9 @@ beforeAll(async () => {
 	workerFile = await bundleWorker();
 });
 
-/** Starts `processes` workers incrementing the server's objects through `update()`; resolves once all are done. */
-async function incrementFromProcesses(server: LwwServer, processes: number, perProcess: number, withRedis: boolean, prefix: string) {
+/** Update workers, one per process, with Redis lanes (the default lease: a loaded machine must not turn slow renewals into lost leases here) and local ones. */
+async function updateWorkers(server: LwwServer, processes: number, perProcess: number): Promise<Worker[]> {
+	const prefix = `updates${++spaces}:`;
 	const workers = Array.from(
 		{length: processes},
 		(_, index) =>
@@ -268,17 +339,21 @@ async function incrementFromProcesses(server: LwwServer, processes: number, perP
 				token: server.token,
 				ids: server.objectIds,
 				count: perProcess,
-				// The default lease (10 s): a loaded machine must not turn slow renewals into lost leases here.
-				...(withRedis && {redisPort: redis.port, prefix}),
+				redisPort: redis.port,
+				prefix,
 			}),
 	);
 	await Promise.all(workers.map(async worker => worker.next('ready')));
+	return workers;
+}
+
+/** Runs every worker's increments at once, with Redis lanes or local ones; resolves with the number of failed updates. */
+async function increment(workers: readonly Worker[], withRedis: boolean): Promise<number> {
 	for (const worker of workers) {
-		worker.send({type: 'go'});
+		worker.send({type: 'go', redis: withRedis});
 	}
 
 	const done = await Promise.all(workers.map(async worker => worker.next('done')));
-	expect(await Promise.all(workers.map(async worker => worker.exited))).toEqual(workers.map(() => 0));
 	const errors = new Set(done.flatMap(message => message.errors as string[]));
 	if (errors.size > 0) {
 		console.log([...errors].join('\n'));
@@ -303,9 +378,10 @@ const perProcess = Number(process.env.WRITELANE_REDIS_UPDATES ?? 60);
 
 test(`4 processes x ${perProcess} update() increments on 10 objects: through Redis lanes nothing is lost and no writes overlap; without Redis updates are lost`, {timeout: 60_000}, async () => {
 	const server = await startLwwServer({objects: 10, latency: [1, 4]});
+	const workers = await updateWorkers(server, 4, perProcess);
 	try {
 		let started = performance.now();
-		const failedAlone = await incrementFromProcesses(server, 4, perProcess, false, '');
+		const failedAlone = await increment(workers, false);
 		const aloneMs = performance.now() - started;
 		const alone = server.report();
 		// An update that failed in transit may or may not have landed: count only acknowledged ones as lost.
@@ -316,16 +392,25 @@ test(`4 processes x ${perProcess} update() increments on 10 objects: through Red
 		server.reset();
 		const before = await counters(server);
 		started = performance.now();
-		const failed = await incrementFromProcesses(server, 4, perProcess, true, `updates${++spaces}:`);
+		const failed = await increment(workers, true);
 		const redisMs = performance.now() - started;
 		const report = server.report();
 		expect(failed).toBe(0);
 		expect((await counters(server)) - before).toBe(4 * perProcess);
 		expect(report.overlaps).toBe(0);
+		for (const worker of workers) {
+			worker.send({type: 'exit'});
+		}
+
+		expect(await Promise.all(workers.map(async worker => worker.exited))).toEqual([0, 0, 0, 0]);
 		console.log(
 			`4 processes x ${perProcess} increments: without Redis lost=${lostAlone} overlaps=${alone.overlaps} (${Math.round(aloneMs)} ms); with Redis lost=0 overlaps=0 (${Math.round(redisMs)} ms)`,
 		);
 	} finally {
+		for (const worker of workers) {
+			worker.child.kill();
+		}
+
 		await server.close();
 	}
 });
@@ -360,11 +445,15 @@ test('SIGKILL of a process holding a lease: the others get the lane within the l
 	);
 	await Promise.all(workers.map(async worker => worker.next('ready')));
 	for (const worker of workers) {
-		worker.send({type: 'go'});
+		worker.send({type: 'go', redis: true});
 	}
 
 	const survivors = workers.slice(1);
 	await Promise.all(survivors.map(async worker => worker.next('done')));
+	for (const worker of survivors) {
+		worker.send({type: 'exit'});
+	}
+
 	expect(await workers[0]!.exited).toBeNull();
 	expect(await Promise.all(survivors.map(async worker => worker.exited))).toEqual([0, 0, 0]);
 

@@ -25,7 +25,8 @@ follow Redis's clock they keep growing after a restart that lost `seq`.
 
 RESTARTS: a Redis that restarted without its data no longer knows the leases it granted, and their
 holders may still be working. No grant is made before Redis has been up for one lease, by which
-time every holder of an earlier lease has stopped (its own deadline) or its lease expired.
+time every holder of an earlier lease has stopped (its own deadline) or its lease expired (unless
+`restartGrace: false` says the lock state survives restarts).
 
 Dead entries (owner gone, its hash expired) are removed whenever a script meets them at the head of
 a queue; a releasing script grants the requests it was blocking and publishes each grant on the
@@ -68,12 +69,17 @@ local function blocker(nodes, ticket)
   return nil
 end
 
--- Microseconds until this Redis has been up for one lease (uptime is whole seconds, rounded down).
+-- Microseconds until this Redis has surely been up for one lease. Uptime is the difference of two
+-- whole-second clock readings, so the time really up may be almost a second shorter.
 local grace
 local function graceLeft()
   if grace == nil then
-    local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-    grace = lease * 1000 - up * 1000000
+    if ARGV[3] == '0' then
+      grace = 0
+    else
+      local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+      grace = lease * 1000 - (up - 1) * 1000000
+    end
   end
   return grace
 end
@@ -101,9 +107,9 @@ local function intact(id, h, nodes)
 end
 `;
 
-/** ARGV: prefix, leaseMs, id, owner, nodes (JSON). Returns {1, ticket} or {0, ticket, waitMs}. */
+/** ARGV: prefix, leaseMs, restartGrace (1/0), id, owner, nodes (JSON). Returns {1, ticket} or {0, ticket, waitMs}. */
 export const enqueueScript = `${prelude}
-local id, owner, spec = ARGV[3], ARGV[4], ARGV[5]
+local id, owner, spec = ARGV[4], ARGV[5], ARGV[6]
 local nodes = cjson.decode(spec)
 local seq = P .. 'seq'
 local ticket = math.max(tonumber(redis.call('GET', seq) or '0') + 1, now)
@@ -120,14 +126,14 @@ return try(id, h, nodes, ticket)
 `;
 
 /**
-ARGV: prefix, leaseMs, id, owner. Renews the request (held or waiting) for one more lease and grants
+ARGV: prefix, leaseMs, restartGrace, id, owner. Renews the request (held or waiting) for one more lease and grants
 it if its turn has come. Returns {-1} when Redis no longer has it, else what `try` returns.
 */
 export const pollScript = `${prelude}
-local id = ARGV[3]
+local id = ARGV[4]
 local h = rk(id)
 local d = redis.call('HMGET', h, 'o', 't', 'g', 'n')
-if d[1] ~= ARGV[4] then return {-1} end
+if d[1] ~= ARGV[5] then return {-1} end
 local nodes = cjson.decode(d[4])
 if not intact(id, h, nodes) then return {-1} end
 redis.call('PEXPIRE', h, lease)
@@ -138,15 +144,15 @@ return try(id, h, nodes, ticket)
 `;
 
 /**
-ARGV: prefix, leaseMs, id, owner. Compare-and-delete: removes the request only if it is still this
+ARGV: prefix, leaseMs, restartGrace, id, owner. Compare-and-delete: removes the request only if it is still this
 owner's (so a second call, or one after expiry, changes nothing), then grants the requests it was
 blocking and tells their owners. Returns 1 if it removed something, else 0.
 */
 export const releaseScript = `${prelude}
-local id = ARGV[3]
+local id = ARGV[4]
 local h = rk(id)
 local d = redis.call('HMGET', h, 'o', 't', 'g', 'n')
-if d[1] ~= ARGV[4] then return 0 end
+if d[1] ~= ARGV[5] then return 0 end
 redis.call('DEL', h)
 local nodes = cjson.decode(d[4])
 local ticket = tonumber(d[2])

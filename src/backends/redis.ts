@@ -44,6 +44,14 @@ export type RedisBackendOptions = {
 	@default client.duplicate()
 	*/
 	readonly subscriber?: Redis | undefined;
+	/**
+	A Redis that restarted without its data has forgotten the leases it granted while their holders may
+	still be working, so it grants nothing until it has been up for `leaseMs` (plus up to 2 s, the
+	precision of its uptime). `false` turns that wait off: only for a Redis whose lock state survives a
+	restart (`appendonly yes` with `appendfsync always`), or for tests with long leases.
+	@default true
+	*/
+	readonly restartGrace?: boolean | undefined;
 };
 
 /** `redisBackend()`: a lock shared by every process that reaches one Redis. */
@@ -159,7 +167,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		throw invalid('options', 'an object', options);
 	}
 
-	const {client, prefix = 'writelane:', leaseMs = 10_000, subscriber: givenSubscriber} = options;
+	const {client, prefix = 'writelane:', leaseMs = 10_000, subscriber: givenSubscriber, restartGrace = true} = options;
 	if (typeof client !== 'object' || client === null || typeof client.evalsha !== 'function' || typeof client.duplicate !== 'function') {
 		throw invalid('client', 'an ioredis client', client);
 	}
@@ -181,6 +189,10 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		throw invalid('subscriber', 'an ioredis client', givenSubscriber);
 	}
 
+	if (typeof restartGrace !== 'boolean') {
+		throw invalid('restartGrace', 'a boolean', restartGrace);
+	}
+
 	const owner = randomUUID();
 	const channel = `${prefix}w:${owner}`;
 	const renewEvery = Math.max(1, Math.floor(leaseMs / 3));
@@ -192,7 +204,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 
 	/** Runs a script; with `timeout`, gives up (rejects) when Redis has not answered by then. */
 	const call = (script: Script, args: readonly string[], timeout = true): Promise<unknown> => {
-		const argv = [prefix, String(leaseMs), ...args];
+		const argv = [prefix, String(leaseMs), restartGrace ? '1' : '0', ...args];
 		const run = async () => {
 			try {
 				return await client.evalsha(script.sha, 0, ...argv);
