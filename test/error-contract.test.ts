@@ -1,5 +1,5 @@
 import {afterEach, expect, test} from 'vitest';
-import {BodyParseError, createLanes, isBodyParseError, isWritelaneError, type LanesOptions, type Preset} from '../src/index.js';
+import {BodyParseError, capacities, createLanes, isBodyParseError, isWritelaneError, type LanesOptions, type Preset} from '../src/index.js';
 import {startServer, type TestServer} from './http-helpers.js';
 
 // The error contract: every failure is one of ours, precise, and free of credentials.
@@ -189,3 +189,8 @@ for (const [preset, message] of unknownPresetFields) {
 		expect(() => createLanes({keys: preset})).toThrow(new TypeError(message));
 	});
 }
+
+test('capacities() - an unknown option name throws a TypeError listing the known ones', () => {
+	expect(() => capacities({blockOwner: 5} as never)).toThrow(new TypeError('Unknown option `capacities().blockOwner`; known options of `capacities()`: blockOwners'));
+	expect(() => capacities({blockOwners: 5})).not.toThrow();
+});

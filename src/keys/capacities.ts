@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid, rejectUnknown} from '../core/describe.js';
 import {classify} from './classify.js';
 import {defaultRule} from './compile.js';
 import {BoundedMap} from './lru.js';
@@ -184,6 +184,7 @@ function validateOptions(options: unknown): number | false {
 		throw invalid('options', 'an object', options);
 	}
 
+	rejectUnknown('capacities()', options, ['blockOwners']);
 	const {blockOwners} = options;
 	if (blockOwners === undefined) {
 		return 10_000;
