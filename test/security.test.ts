@@ -284,6 +284,8 @@ test('security - a run with failures through lanes.fetch, wrapKy, update() and w
 	}
 	expect(evidence.texts.length).toBeGreaterThan(40);
 	expect(evidence.leaks()).toEqual([]);
+	// Nothing was logged and no warning (MaxListenersExceeded, TimeoutOverflow) was printed.
+	expect(evidence.texts.filter(text => text.startsWith('console.') || text.startsWith('process warning'))).toEqual([]);
 	expect(lanes.stats()).toMatchObject({active: 0, queued: 0});
 }, 30_000);
 
