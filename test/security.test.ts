@@ -1,5 +1,7 @@
 import {execFile} from 'node:child_process';
-import {existsSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {createServer} from 'node:net';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
@@ -490,9 +492,9 @@ test("security - the presets' body readers read own data only: no pollution, no 
 
 const bin = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
 
-async function cli(args: readonly string[]): Promise<{code: number; output: string}> {
+async function cli(args: readonly string[], env: Record<string, string> = {}): Promise<{code: number; output: string}> {
 	try {
-		const {stdout, stderr} = await promisify(execFile)(process.execPath, [bin, ...args], {timeout: 20_000});
+		const {stdout, stderr} = await promisify(execFile)(process.execPath, [bin, ...args], {timeout: 20_000, env: {...process.env, ...env}});
 		return {code: 0, output: stdout + stderr};
 	} catch (error) {
 		const {code, stdout, stderr} = error as {code: number; stdout: string; stderr: string};
@@ -523,6 +525,55 @@ test.skipIf(!existsSync(bin))('security - the CLI never echoes a token it was gi
 		}
 	} finally {
 		busy.close();
+	}
+
+	expect(evidence.leaks()).toEqual([]);
+}, 30_000);
+
+const runBin = fileURLToPath(new URL('../dist/cli/run.js', import.meta.url));
+
+test.skipIf(!existsSync(runBin))('security - `writelane run` with a token from the environment shows it nowhere: output, errors, journal', async () => {
+	let n = 0;
+	const server = await start({
+		token: secrets.token,
+		objects: 1,
+		latency: 0,
+		// Deterministic failures: a 503 on the first read, the first write applied and its connection reset.
+		faults: request => {
+			n++;
+			return n === 1 ? 503 : request.method === 'PATCH' && n <= 3 ? 'reset-after' : undefined;
+		},
+	});
+	const id = firstId(server);
+	const directory = mkdtempSync(join(tmpdir(), 'writelane-security-'));
+	try {
+		const ops = join(directory, 'ops.ndjson');
+		const journal = join(directory, 'ops.journal');
+		const lines = [
+			{method: 'GET', path: `/object?id=${id}&token=${secrets.query}`},
+			{method: 'PATCH', path: `/object?token=${secrets.query}`, body: {id, properties: {}}},
+			{method: 'GET', url: `${server.url}/object?id=${id}&token=${secrets.query}`},
+		];
+		writeFileSync(ops, lines.map(line => JSON.stringify(line)).join('\n'));
+		const bad = join(directory, 'bad.ndjson');
+		writeFileSync(bad, JSON.stringify({method: 'GET', url: `http://user:${secrets.password}@127.0.0.1:9/object?token=${secrets.query}`}));
+		const runs = await Promise.all([
+			cli(['run', ops, '--base-url', server.url, '--token-env', 'WL_SECRET', '--preset', 'capacities', '--journal', journal, '--json'], {WL_SECRET: secrets.token}),
+			cli(['run', ops, '--base-url', server.url, '--token-env', 'WL_SECRET', '--preset', 'capacities'], {WL_SECRET: secrets.wrongToken}),
+			cli(['run', bad, '--base-url', server.url, '--token-env', 'WL_SECRET'], {WL_SECRET: secrets.token}),
+			cli(['run', ops, '--base-url', `http://user:${secrets.password}@127.0.0.1:9/?token=${secrets.query}`], {}),
+		]);
+		for (const [index, {code, output}] of runs.entries()) {
+			evidence.add(`cli run ${index}`, output);
+			expect(code).toBeGreaterThan(0);
+		}
+
+		evidence.add('journal', readFileSync(journal, 'utf8'));
+		// The first run sent its operations: the guard above searched real output, not an early refusal.
+		expect(runs[0]!.output).toMatch(/"type":"summary"/);
+		expect(runs[1]!.output).toMatch(/401/);
+	} finally {
+		rmSync(directory, {recursive: true, force: true});
 	}
 
 	expect(evidence.leaks()).toEqual([]);
