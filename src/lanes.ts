@@ -15,6 +15,7 @@ import {classify} from './keys/classify.js';
 import {compileKeys} from './keys/compile.js';
 import {toLaneRequest} from './keys/request.js';
 import {Coalescer} from './occ/coalesce.js';
+import {Contention} from './occ/contention.js';
 import {EtagCache} from './occ/etag-cache.js';
 import {Pacer} from './occ/pacer.js';
 
@@ -122,6 +123,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		uncertain: normalized.uncertain,
 		supersede: normalized.supersede,
 		idempotencyHeader: normalized.idempotencyHeader,
+		contention: new Contention(),
 	};
 	const configuredFetch = normalized.fetch;
 	const defaultFetch: FetchLike = configuredFetch ? request => configuredFetch(request) : request => globalThis.fetch(request);
@@ -162,7 +164,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 	return {
 		fetch: createLaneFetch(engine, deps, features, defaultFetch),
 		wrapFetch,
-		wrapKy: ky => createKyWrapper(engine, deps, ky),
+		wrapKy: ky => createKyWrapper(engine, deps, ky, features.uncertain),
 		keysOf: async (input, init) => keys.resolve(await toLaneRequest(new Request(input, init), keys.readsBody)),
 		write: (keys, fn, options) => submit('write', keys, fn, options),
 		read: (keys, fn, options) => submit('read', keys, fn, options),

@@ -2,13 +2,14 @@ import type {Engine, LaneContext, Task} from '../core/engine.js';
 import {toLaneRequest, toRequest} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import type {Coalescer} from '../occ/coalesce.js';
+import type {Contention} from '../occ/contention.js';
 import type {EtagCache} from '../occ/etag-cache.js';
-import {versionOf} from '../occ/conflict.js';
 import {requestIdentity} from '../occ/identity.js';
 import {withIdempotencyKey} from '../occ/idempotency.js';
 import {markSuperseded} from '../occ/supersede.js';
-import {handleUncertain, type UncertainPolicy} from '../occ/uncertain.js';
+import type {UncertainPolicy} from '../occ/uncertain.js';
 import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
+import {failUncertain, verifyWrite} from './uncertain.js';
 
 /** The opt-in HTTP behaviours of a lanes instance. */
 export type FetchFeatures = {
@@ -18,6 +19,8 @@ export type FetchFeatures = {
 	readonly supersede: boolean;
 	/** The idempotency-key header, or `undefined` when keys are off. */
 	readonly idempotencyHeader: string | undefined;
+	/** The resources `update()` recently found contended, for fair conflict recovery. */
+	readonly contention: Contention;
 };
 
 type Call = {
@@ -39,6 +42,15 @@ type PutState = {
 
 const skipped = Symbol('superseded');
 
+/** A promise that only ever rejects, when `report` is called; raced with the lane's own result. */
+function earlyFailure(): {promise: Promise<never>; report: (error: unknown) => void} {
+	let report!: (error: unknown) => void;
+	const promise = new Promise<never>((_resolve, reject) => {
+		report = reject;
+	});
+	return {promise, report};
+}
+
 /**
 A fetch-compatible function whose requests run in their lanes: writes to one resource one after
 another in call order, reads per the `reads` mode, each with its retries inside the lane. The
@@ -49,28 +61,11 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 	const {admission} = deps;
 	const puts = new WeakMap<Task<unknown>, PutState>();
 
-	const verify = async (context: LaneContext, call: Call, failed: Request): Promise<boolean | undefined> => {
-		const before = versionOf(failed.headers.get('if-match'), call.laneRequest.body, deps.keys.preset?.versioning);
-		const headers = new Headers();
-		for (const name of ['authorization', 'cookie', 'accept']) {
-			const value = call.request.headers.get(name);
-			if (value !== null) {
-				headers.set(name, value);
-			}
-		}
-
-		const read = new Request(call.request.url, {headers});
-		const laneRequest = await toLaneRequest(read, false);
-		const response = await send(deps, fetchImpl, read, {context, summary: summarize(read), laneRequest}).catch((error: unknown) => {
-			throw error instanceof InFlightFailure ? error.error : error;
-		});
-		const body = response.ok ? await response.json().catch(() => undefined) : undefined;
-		const after = versionOf(response.headers.get('etag'), body, deps.keys.preset?.versioning);
-		return before === undefined || after === undefined ? undefined : before !== after;
-	};
-
-	/** One exchange inside the lane: conditional GET, retries, and the uncertain-outcome policy. */
-	const exchange = async (context: LaneContext, call: Call): Promise<Response> => {
+	/**
+	One exchange inside the lane: conditional GET, retries, and the uncertain-outcome policy. `report`
+	hears an `UncertainOutcomeError` as soon as it is known, while the lane may stay held longer.
+	*/
+	const exchange = async (context: LaneContext, call: Call, report?: (error: unknown) => void): Promise<Response> => {
 		const {request, laneRequest} = call;
 		const identity = features.cache && request.method === 'GET' ? requestIdentity(laneRequest) : undefined;
 		const sent = identity ? features.cache!.prepare(identity, request) : request;
@@ -86,18 +81,14 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 				throw error.error;
 			}
 
-			throw await handleUncertain(
-				features.uncertain,
-				{
-					keys: context.keys,
-					verify: () => verify(context, call, sent),
-					failQueued: reason => {
-						engine.failQueued(context.keys, reason);
-					},
-				},
-				error.error,
-				request.signal,
-			);
+			return failUncertain({
+				engine,
+				policy: features.uncertain,
+				context,
+				failure: error,
+				verify: () => verifyWrite(deps, fetchImpl, context, sent, laneRequest),
+				report,
+			});
 		}
 	};
 
@@ -116,7 +107,12 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 			}
 
 			try {
-				const response = await exchange(context, call);
+				const response = await exchange(context, call, error => {
+					early.report(error);
+					for (const waiter of state.waiters) {
+						waiter.reject(error);
+					}
+				});
 				for (const waiter of state.waiters) {
 					waiter.resolve(markSuperseded(response.clone()));
 				}
@@ -139,7 +135,9 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 			}
 		};
 
-		return engine.run(keys, 'write', task, {signal: call.request.signal, follows}, summarize(call.request)).then(result => (result === skipped ? replaced : result));
+		const early = earlyFailure();
+		const result = engine.run(keys, 'write', task, {signal: call.request.signal, follows}, summarize(call.request)).then(result => (result === skipped ? replaced : result));
+		return Promise.race([result, early.promise]);
 	};
 
 	const runLane = (keys: readonly string[], call: Call): Promise<Response> => {
@@ -147,7 +145,14 @@ export function createLaneFetch(engine: Engine, deps: HttpDeps, features: FetchF
 			return runSupersedable(keys, call);
 		}
 
-		return engine.run(keys, call.kind, context => exchange(context, call), {signal: call.request.signal}, summarize(call.request));
+		if (call.kind !== 'write') {
+			return engine.run(keys, call.kind, context => exchange(context, call), {signal: call.request.signal}, summarize(call.request));
+		}
+
+		// An uncertain outcome reaches the caller at once; the lane stays held for the policy (see failUncertain()).
+		const early = earlyFailure();
+		const result = engine.run(keys, 'write', context => exchange(context, call, early.report), {signal: call.request.signal}, summarize(call.request));
+		return Promise.race([result, early.promise]);
 	};
 
 	const prepare = async (input: RequestInfo | URL, init: RequestInit | undefined): Promise<{keys: readonly string[]; call: Call}> => {

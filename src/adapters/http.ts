@@ -38,9 +38,15 @@ export function bucketOf(deps: HttpDeps, laneRequest: LaneRequest): string {
 	return deps.keys.preset?.bucket?.(laneRequest) ?? laneRequest.url.origin;
 }
 
-/** Marks an error thrown by the transport itself: the request may have reached the server. */
+/**
+Marks a failure after a request may have reached the server: the transport failed (`error` is its
+error), or the caller aborted while it was in flight (`error` is the abort reason).
+*/
 export class InFlightFailure {
-	constructor(readonly error: unknown) {}
+	constructor(
+		readonly error: unknown,
+		readonly aborted: boolean,
+	) {}
 }
 
 export type SendOptions = {
@@ -56,9 +62,10 @@ export type SendOptions = {
 Sends `request` while the caller holds its lane: each attempt is paced by the server's announced
 quota, takes a global slot, and is retried per the policy (a 429 pauses the limiter for every lane,
 and the retry waits in it ahead of later requests). The caller gives the lane back only after the
-last attempt, so no later write of the lane can land between two attempts. When the last attempt
-failed in the transport (the request may have been applied), the error is thrown wrapped in
-`InFlightFailure`.
+last attempt, so no later write of the lane can land between two attempts. When the request may
+have been applied without an answer saying so (the last attempt failed in the transport, or the
+caller aborted an attempt in flight, or aborted the wait for a retry after one), the error is thrown
+wrapped in `InFlightFailure`.
 */
 export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Request, options: SendOptions): Promise<Response> {
 	const {laneRequest} = options;
@@ -68,11 +75,23 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 	const bucket = pacing ? bucketOf(deps, laneRequest) : '';
 	// A body can be sent once; keep the original unread and send clones when a retry may follow.
 	const mayRetry = retry.limit > 0 && request.body !== null;
+	// An earlier attempt got no answer after it may have reached the server: until a later one is
+	// answered, giving up (an abort while waiting to retry) leaves the outcome unknown too.
+	let inDoubt = false;
+	const giveUp: (error: unknown) => never = error => {
+		if (!inDoubt) {
+			throw error;
+		}
+
+		// Aborted by the caller: the abort reason says why, whatever the transport made of it.
+		throw signal.aborted ? new InFlightFailure(signal.reason, true) : new InFlightFailure(error, false);
+	};
+
 	for (let attempt = 1; ; attempt++) {
 		const attemptRequest = mayRetry ? request.clone() : request;
 		if (pacing) {
 			// Waiting for the quota happens before taking a global slot, so it never occupies one.
-			await pacing.wait(bucket, signal);
+			await pacing.wait(bucket, signal).catch(giveUp);
 		}
 		let response: Response | undefined;
 		let error: unknown;
@@ -80,7 +99,8 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 		try {
 			response = await limiter.run(
 				() => {
-					sent = true;
+					// A request whose signal already aborted is refused by fetch before anything is sent.
+					sent = !signal.aborted;
 					return fetchImpl(attemptRequest);
 				},
 				signal,
@@ -97,9 +117,10 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 		}
 
 		const decision = decideRetry(retry, method, attempt, {response, error, aborted: signal.aborted}, clock.now());
+		inDoubt = response === undefined ? inDoubt || sent : false;
 		if (!decision.retry) {
 			if (response === undefined) {
-				throw sent ? new InFlightFailure(error) : error;
+				giveUp(error);
 			}
 
 			if (deps.keys.observe) {
@@ -132,7 +153,7 @@ export async function send(deps: HttpDeps, fetchImpl: FetchLike, request: Reques
 			// The retry waits in the paused limiter itself, ahead of requests that arrived later.
 			limiter.pauseFor(decision.delayMs);
 		} else {
-			await sleep(decision.delayMs, signal);
+			await sleep(decision.delayMs, signal).catch(giveUp);
 		}
 	}
 }

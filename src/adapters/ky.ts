@@ -1,11 +1,14 @@
 import {clock} from '../core/clock.js';
 import {invalid} from '../core/describe.js';
-import type {Engine} from '../core/engine.js';
+import type {Engine, LaneContext} from '../core/engine.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import {parseRetryAfter} from '../core/retry.js';
+import {bucketOf} from './http.js';
 import {scrubErrorText, secretsOf} from '../errors/redact.js';
 import {requestError, toLaneRequest} from '../keys/request.js';
-import {type HttpDeps, summarize} from './http.js';
+import {normalizeUncertain, type UncertainPolicy} from '../occ/uncertain.js';
+import {type HttpDeps, InFlightFailure, summarize} from './http.js';
+import {failUncertain, verifyWrite} from './uncertain.js';
 
 type KyOptions = Record<string, unknown> & {
 	readonly hooks?: Record<string, unknown[] | undefined>;
@@ -21,6 +24,29 @@ export type KyInstanceLike = {
 };
 
 const shortcuts = ['get', 'post', 'put', 'patch', 'head', 'delete'] as const;
+const bodyShortcuts = ['json', 'text', 'formData', 'arrayBuffer', 'blob', 'bytes'] as const;
+
+/**
+`outcome` with ky's body shortcuts (`.json()` …) of `result`. Each is called at once, as the caller
+calls it (ky sets the `Accept` header then), and gives its value once `outcome` resolves.
+*/
+function withBodyShortcuts(outcome: Promise<Response>, result: Promise<Response>): Promise<Response> {
+	const source = result as unknown as Record<string, unknown>;
+	const target = outcome as unknown as Record<string, unknown>;
+	for (const name of bodyShortcuts) {
+		const shortcut = source[name];
+		if (typeof shortcut === 'function') {
+			target[name] = () => {
+				const body = (shortcut as () => Promise<unknown>).call(result);
+				// When `outcome` rejects, the caller hears that instead.
+				body.catch(() => undefined);
+				return outcome.then(async () => body);
+			};
+		}
+	}
+
+	return outcome;
+}
 
 type Fetch = (input: Request, init?: RequestInit) => Promise<Response>;
 type CallKy = (input: unknown, options?: KyOptions) => Promise<Response>;
@@ -29,8 +55,11 @@ type CallKy = (input: unknown, options?: KyOptions) => Promise<Response>;
 Wraps a ky instance so that each call, with all of ky's own retries, runs inside one hold of its
 lane. The lane is taken in a `beforeRequest` hook (so waiting for it does not count against ky's
 `timeout`), every attempt takes a global slot, and the lane is released when ky's promise settles.
+A write whose last attempt was sent and got no answer (ky's `timeout`, the caller's signal, a broken
+connection) may still be applied: the call rejects with `UncertainOutcomeError` (the ky error is its
+`cause`) and the lane applies the `uncertain` policy before its next write.
 */
-export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: HttpDeps, instance: K): K {
+export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: HttpDeps, instance: K, uncertain: UncertainPolicy = normalizeUncertain(undefined)): K {
 	if (typeof instance !== 'function' || typeof instance.extend !== 'function') {
 		throw invalid('ky', 'a ky instance', instance);
 	}
@@ -49,7 +78,12 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 		let release: (() => void) | undefined;
 		let laneRequest: LaneRequest | undefined;
 		let heldKeys: readonly string[] = [];
+		let heldKind: OperationKind = 'read';
+		let context: LaneContext | undefined;
 		let attempts = 0;
+		// A write attempt that was sent and got no answer (ky's timeout, the caller's signal, a broken
+		// connection): until a later attempt is answered, its outcome is unknown.
+		let inDoubt: Request | undefined;
 
 		const hold = (request: Request): Promise<void> => {
 			held ??= (async () => {
@@ -61,6 +95,7 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 					laneRequest = await toLaneRequest(request, deps.keys.readsBody);
 					({keys, kind} = deps.keys.resolve(laneRequest));
 					heldKeys = keys;
+					heldKind = kind;
 				} catch (error) {
 					deps.admission.release(place);
 					throw error;
@@ -75,7 +110,8 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 							.run(
 								keys,
 								kind,
-								() => {
+								laneContext => {
+									context = laneContext;
 									granted();
 									return finished;
 								},
@@ -92,7 +128,27 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 		const attempt: Fetch = async (request, init) => {
 			await hold(request);
 			const priority = attempts++ > 0 ? Number.MAX_SAFE_INTEGER : deps.backlog(heldKeys);
-			const response = await deps.limiter.run(() => baseFetch(request, init), request.signal, priority);
+			let sent = false;
+			let response: Response;
+			try {
+				response = await deps.limiter.run(
+					() => {
+						// A request whose signal already aborted is refused by fetch before anything is sent.
+						sent = !request.signal.aborted;
+						return baseFetch(request, init);
+					},
+					request.signal,
+					priority,
+				);
+			} catch (error) {
+				if (sent && heldKind === 'write') {
+					inDoubt = request;
+				}
+
+				throw error;
+			}
+
+			inDoubt = undefined;
 			if (response.status === 429) {
 				// ky waits before its retry itself; pausing the limiter keeps the other lanes from running into the same wall.
 				const delay = parseRetryAfter(response.headers.get('retry-after'), clock.now());
@@ -112,12 +168,32 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 			return response;
 		};
 
+		// As send() does for fetch: each attempt waits for its bucket's announced quota before it takes a
+		// global slot, and its answer (or failure) tells the pacer what is left.
+		const pacedAttempt: Fetch = async (request, init) => {
+			const {pacing} = deps;
+			if (pacing === undefined) {
+				return attempt(request, init);
+			}
+
+			await hold(request);
+			const bucket = laneRequest === undefined ? new URL(request.url).origin : bucketOf(deps, laneRequest);
+			await pacing.wait(bucket, request.signal);
+			let response: Response | undefined;
+			try {
+				response = await attempt(request, init);
+				return response;
+			} finally {
+				pacing.observe(bucket, response?.headers, clock.now());
+			}
+		};
+
 		const hooks = options.hooks ?? {};
 		let result: Promise<Response>;
 		try {
 			result = callKy(input, {
 				...options,
-				fetch: attempt,
+				fetch: pacedAttempt,
 				hooks: {...hooks, beforeRequest: [...(hooks.beforeRequest ?? []), (request: Request) => hold(request).then(() => undefined)]},
 			});
 		} catch (error) {
@@ -129,16 +205,43 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 			release?.();
 		};
 
-		// Registered before the caller's handlers, so they see the error with ky's quote of the URL scrubbed.
-		result.then(done, (error: unknown) => {
-			const request = (error as {request?: unknown} | null)?.request;
-			if (request instanceof Request) {
-				scrubErrorText(error, secretsOf(request.headers, request.url));
-			}
+		const outcome = new Promise<Response>((resolve, reject) => {
+			result.then(
+				response => {
+					done();
+					resolve(response);
+				},
+				(error: unknown) => {
+					// Scrubbed before the caller sees it: ky quotes the URL, query included.
+					const request = (error as {request?: unknown} | null)?.request;
+					if (request instanceof Request) {
+						scrubErrorText(error, secretsOf(request.headers, request.url));
+					}
 
-			done();
+					const write = inDoubt;
+					if (write === undefined || context === undefined || laneRequest === undefined) {
+						done();
+						reject(error);
+						return;
+					}
+
+					// The write may still be applied: the lane applies the `uncertain` policy before its next write.
+					const sentRequest = laneRequest;
+					const laneContext = context;
+					failUncertain({
+						engine,
+						policy: uncertain,
+						context: laneContext,
+						failure: new InFlightFailure(error, write.signal.aborted),
+						verify: () => verifyWrite(deps, request => baseFetch(request), laneContext, write, sentRequest),
+						report: reject,
+					})
+						.catch(reject)
+						.finally(done);
+				},
+			);
 		});
-		return result;
+		return withBodyShortcuts(outcome, result);
 	};
 
 	const wrapped = ((input: unknown, options?: KyOptions) => call(input, options)) as unknown as Record<string, unknown>;
@@ -147,8 +250,8 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 	}
 
 	const source = instance as unknown as Record<string, unknown>;
-	wrapped.extend = (options: unknown) => createKyWrapper(engine, deps, (source.extend as (options: unknown) => K)(options));
-	wrapped.create = (options: unknown) => createKyWrapper(engine, deps, (source.create as (options: unknown) => K)(options));
+	wrapped.extend = (options: unknown) => createKyWrapper(engine, deps, (source.extend as (options: unknown) => K)(options), uncertain);
+	wrapped.create = (options: unknown) => createKyWrapper(engine, deps, (source.create as (options: unknown) => K)(options), uncertain);
 	wrapped.stop = source.stop;
 	wrapped.retry = source.retry;
 	return wrapped as unknown as K;

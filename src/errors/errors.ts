@@ -67,18 +67,29 @@ export class ConflictError extends WritelaneError {
 	}
 }
 
-/** A request made by `update()` answered with a non-2xx status that is not a conflict. */
+/**
+A request made by `update()` answered with a non-2xx status that is not a conflict (or, with
+`precondition: false`, any non-2xx status).
+*/
 export class HttpError extends WritelaneError {
 	override name = 'HttpError';
 	override readonly code = 'WL_HTTP';
 	readonly status: number;
 	/** Method and URL without query string or credentials. */
 	readonly request: string;
+	/**
+	The start of the answer's body (at most 120 characters) with the request's credentials and anything
+	shaped like one scrubbed, whitespace collapsed; `''` when the body was empty or not read. Says why
+	a 409 was not a conflict `update()` could resolve by re-reading (`AlreadyExists`, a locked record …).
+	*/
+	readonly excerpt: string;
 
-	constructor(status: number, request: string, options: WritelaneErrorOptions = {}) {
-		super(`${request} answered ${status}`, options);
+	constructor(status: number, request: string, options: WritelaneErrorOptions & {excerpt?: string | undefined} = {}) {
+		const excerpt = options.excerpt ?? '';
+		super(excerpt === '' ? `${request} answered ${status}` : `${request} answered ${status}: ${JSON.stringify(excerpt)}`, options);
 		this.status = status;
 		this.request = request;
+		this.excerpt = excerpt;
 	}
 }
 
@@ -135,7 +146,7 @@ if it held one, was released. The thrown value is the `cause`.
 export class HookError extends WritelaneError {
 	override name = 'HookError';
 	override readonly code = 'WL_HOOK';
-	/** What threw: `'rule'`, `'bucket'`, `'isConflict'`, `'versioning.read'` or `'versioning.write'`. */
+	/** What threw: `'rule'`, `'bucket'`, `'isConflict'`, `'readUrl'`, `'versioning.read'` or `'versioning.write'`. */
 	readonly hook: string;
 
 	constructor(message: string, options: WritelaneErrorOptions & {hook: string}) {

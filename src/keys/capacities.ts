@@ -175,6 +175,36 @@ function bucket(request: LaneRequest): string {
 	return endpoints.has(url.pathname) ? `${method} ${url.pathname}` : url.origin;
 }
 
+/** Write endpoints whose `body.id` (or, for `DELETE /object`, `?id=`) names the object they change. */
+const objectWrites = new Set(['/object', '/object/markdown', '/object/blocks', '/blocks/append', '/blocks/markdown/append']);
+
+/**
+Where the object a write changes is read: `GET /object?id=<id>` on the write's origin, for every write
+that names one object (`PATCH /object` with `body.id`, the append endpoints, a `PATCH /blocks/block`
+whose object is named or learned). `undefined` (the write's own URL) otherwise.
+*/
+function readUrl(request: LaneRequest, owners: BoundedMap<string, string> | undefined): URL | undefined {
+	const {url, body} = request;
+	let ids: string[] = [];
+	if (objectWrites.has(url.pathname)) {
+		ids = [...queryIds(url, 'id'), ...bodyId(body)];
+	} else if (url.pathname === '/blocks/block') {
+		// The owning object, as the lane rule finds it (named, or learned from an earlier read).
+		const {keys} = blockLanes(request, owners) as {keys: string | readonly string[]};
+		ids = (typeof keys === 'string' ? [keys] : keys)
+			.filter(key => key.startsWith(`${allObjects}/`))
+			.map(key => decodeURIComponent(key.slice(allObjects.length + 1)));
+	}
+
+	if (new Set(ids.map(id => id.toLowerCase())).size !== 1) {
+		return undefined;
+	}
+
+	const location = new URL('/object', url.origin);
+	location.searchParams.set('id', ids[0]!);
+	return location;
+}
+
 function validateOptions(options: unknown): number | false {
 	if (options === undefined) {
 		return 10_000;
@@ -214,6 +244,9 @@ travel in the query string or the JSON body, never in the path. Keys carry no or
 | `GET /space`, `GET /space/structures` | none | read |
 | `POST /object`, `POST /object/markdown`, `POST /object/url` (creation) | none | write |
 | anything else | the default rule (`host/path`) | by method |
+
+Reading back (`readUrl`, for `uncertain: 'verify'`): a write that names one object is read back
+with `GET /object?id=<id>`, not at its own URL (`GET /object` without an id is a 400).
 
 A write that names no id takes the coarse lane `objects`, the ancestor of every object lane, so it
 serializes with all of them instead of running unguarded. Ids are lower-cased (they are UUIDs).
@@ -342,8 +375,9 @@ export function capacities(options?: CapacitiesOptions): Preset {
 		return defaultRule(request);
 	};
 
+	const readLocation = (request: LaneRequest): URL | undefined => readUrl(request, owners);
 	if (owners === undefined) {
-		return {name: 'capacities', rule, readsBody: true, bucket};
+		return {name: 'capacities', rule, readsBody: true, bucket, readUrl: readLocation};
 	}
 
 	const observe = async (request: LaneRequest, response: Response): Promise<void> => {
@@ -360,5 +394,5 @@ export function capacities(options?: CapacitiesOptions): Preset {
 		}
 	};
 
-	return {name: 'capacities', rule, readsBody: true, observe, bucket};
+	return {name: 'capacities', rule, readsBody: true, observe, bucket, readUrl: readLocation};
 }

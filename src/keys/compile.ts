@@ -119,11 +119,12 @@ function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefin
 
 /** The preset with its decision hooks wrapped by `guarded()`; what it leaves out stays left out. */
 function guardedPreset(preset: Preset): Preset {
-	const {bucket, isConflict, versioning} = preset;
+	const {bucket, isConflict, readUrl, versioning} = preset;
 	return {
 		...preset,
 		...(bucket && {bucket: guarded(preset, 'bucket', bucket)}),
 		...(isConflict && {isConflict: guarded(preset, 'isConflict', isConflict)}),
+		...(readUrl && {readUrl: guarded(preset, 'readUrl', readUrl)}),
 		...(versioning?.type === 'field' && {
 			versioning: {
 				...versioning,
@@ -141,6 +142,7 @@ const presetFields = fields<Preset>({
 	observe: true,
 	versioning: true,
 	isConflict: true,
+	readUrl: true,
 	bucket: true,
 	rateLimit: true,
 	idempotency: true,
@@ -181,7 +183,7 @@ function compilePreset(preset: Preset): CompiledKeys {
 		throw invalid('keys.readsBody', 'a boolean', preset.readsBody);
 	}
 
-	for (const name of ['observe', 'isConflict', 'bucket'] as const) {
+	for (const name of ['observe', 'isConflict', 'readUrl', 'bucket'] as const) {
 		if (preset[name] !== undefined && typeof preset[name] !== 'function') {
 			throw invalid(`keys.${name}`, 'a function', preset[name]);
 		}

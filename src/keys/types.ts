@@ -50,8 +50,11 @@ export type KeyPattern =
 			readonly kind?: OperationKind;
 	  };
 
-/** A named bundle of a key rule and what it needs, for one API. */
-export type Preset = {
+/**
+A named bundle of a key rule and what it needs, for one API. `Body` is the shape of the API's
+resources as read (what `versioning.read` gets).
+*/
+export type Preset<Body = unknown> = {
 	readonly name: string;
 	readonly rule: KeyRule;
 	/** The rule looks at the parsed JSON body, so adapters parse it (from a clone) before sending. */
@@ -67,13 +70,24 @@ export type Preset = {
 	with functions reading the version from a resource and putting it into a write body.
 	Without it `update()` still uses an `ETag` when the read returns one.
 	*/
-	readonly versioning?: Versioning;
+	readonly versioning?: Versioning<Body>;
 	/**
 	Whether an answer to a write is a conflict (a stale version) worth re-reading and re-applying.
 	412 always is; without this, so are 409 and a 400 whose `errors[].code` is `VERSION_MISMATCH`.
 	With it, this decides for everything but 412. `body` is the parsed JSON body, when there is one.
 	*/
 	readonly isConflict?: (status: number, body: unknown) => boolean;
+	/**
+	Where the resource a write changes is read: a `GET` of that URL answers its current state and
+	version. `uncertain: 'verify'` re-reads it after a write whose outcome is unknown. `undefined` (or
+	no hook): the write's own URL, which fits APIs that read and write a resource at one URL.
+	@example
+	```
+	// Capacities writes `PATCH /object` with the id in the body, and reads `GET /object?id=…`.
+	readUrl: request => `${request.url.origin}/object?id=${(request.body as {id: string}).id}`
+	```
+	*/
+	readonly readUrl?: (request: LaneRequest) => string | URL | undefined;
 	/**
 	The rate-limit bucket of a request, for pacing by the server's `RateLimit` headers (APIs that count
 	per endpoint, like Capacities, name one bucket per endpoint). Default: one bucket per origin.
@@ -85,15 +99,25 @@ export type Preset = {
 	readonly idempotency?: {readonly header: string} | {readonly bodyField: string};
 };
 
-/** A resource's version carrier; see `Preset.versioning`. */
-export type Versioning =
+/**
+A resource's version carrier; see `Preset.versioning`. `Body` is the resource as read, so a preset
+for one API types its functions by that API's shape:
+
+```
+const accounts: Preset<Account> = {
+	...etag(),
+	versioning: {type: 'field', read: account => account.version, write: (body, version) => ({...body, version})},
+};
+```
+*/
+export type Versioning<Body = unknown> =
 	| {readonly type: 'etag'}
 	| {
 			readonly type: 'field';
-			/** The version of a resource as read; `undefined` when it has none. */
-			readonly read: (resource: unknown) => string | number | undefined;
+			/** The version of a resource as read (the parsed JSON of the read); `undefined` when it has none. */
+			read(resource: Body): string | number | undefined;
 			/** The write body carrying `version` as its precondition (a new object; don't change `body`). */
-			readonly write: (body: unknown, version: string | number) => unknown;
+			write(body: Body, version: string | number): unknown;
 	  };
 
 /** The `keys` option: a rule function, a pattern list, or a preset. */

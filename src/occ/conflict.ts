@@ -23,13 +23,25 @@ function hasErrorCode(body: unknown, code: string): boolean {
 	return Array.isArray(errors) && errors.some(error => (error as {code?: unknown} | undefined)?.code === code);
 }
 
-/** The parsed JSON body of an answer we are going to report, or `undefined`; never throws. */
-export async function readReplyBody(response: Response): Promise<unknown> {
+/** Characters of an answer we are going to report that are read at most. */
+const replyLimit = 64 * 1024;
+
+/**
+The text (at most 64 KiB) and parsed JSON body (`undefined` when it is none) of an answer we are
+going to report; never throws.
+*/
+export async function readReply(response: Response): Promise<{text: string; body: unknown}> {
+	let text = '';
 	try {
-		const text = await response.text();
-		return text === '' ? undefined : (JSON.parse(text) as unknown);
+		text = (await response.text()).slice(0, replyLimit);
 	} catch {
-		return undefined;
+		return {text, body: undefined};
+	}
+
+	try {
+		return {text, body: text === '' ? undefined : (JSON.parse(text) as unknown)};
+	} catch {
+		return {text, body: undefined};
 	}
 }
 

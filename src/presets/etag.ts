@@ -23,11 +23,13 @@ export type EtagOptions = {
 
 /**
 A 412 is the answer RFC 9110 gives to a write whose `If-Match` no longer matches: someone changed the
-resource since it was read. A 428 (RFC 6585) is not a conflict: it says the write carried no
+resource since it was read. A 409 is a state conflict (RFC 9110 §15.5.10), what servers that carry
+the version in the body answer, so a preset spread from this one with its `versioning` replaced by a
+body field still re-reads on it. A 428 (RFC 6585) is not a conflict: it says the write carried no
 precondition at all, and re-reading would send the same unconditional write again, so it surfaces as
 an HTTP error instead.
 */
-const isPreconditionFailed = (status: number): boolean => status === 412;
+const isStaleVersion = (status: number): boolean => status === 412 || status === 409;
 
 function keyRule(keys: unknown): {rule: KeyRule; readsBody: boolean} {
 	if (keys === undefined) {
@@ -52,16 +54,25 @@ read answers with an `ETag`, a write sent with `If-Match: <that tag>` fails with
 Failed when the resource changed in between (RFC 9110 §13.1.1 and §15.5.13). `update()` then sends the
 strong `ETag` of its read as `If-Match`, and on a 412 re-reads and re-applies its mutation.
 
-Lanes: the default rule (`host[:port]/path`), unless `keys` says otherwise. Conflicts: 412 (and 409,
-which writelane always treats as one). A 428 Precondition Required (RFC 6585 §3) is not a conflict:
-the server refuses writes without `If-Match`, and a weak or missing `ETag` on the read is the cause,
-which a retry cannot fix.
+Lanes: the default rule (`host[:port]/path`), unless `keys` says otherwise. Conflicts: 412 and 409.
+A 428 Precondition Required (RFC 6585 §3) is not a conflict: the server refuses writes without
+`If-Match`, and a weak or missing `ETag` on the read is the cause, which a retry cannot fix.
+
+Extending it for a server that carries the version in the body and answers a stale one with 409 keeps
+those conflicts: replace `versioning` alone.
+
+```
+const accounts: Preset<Account> = {
+	...etag({keys: ['/v1/accounts/:id/**']}),
+	versioning: {type: 'field', read: account => account.version, write: (body, version) => ({...body, version})},
+};
+```
 
 Fits, among others, Google APIs that answer a stale `If-Match` with 412 `conditionNotMet`.
 
 Sources:
 - RFC 9110, HTTP Semantics (https://www.rfc-editor.org/rfc/rfc9110): §8.8.3 ETag, §13.1.1
-  If-Match (strong comparison), §15.5.13 412 Precondition Failed.
+  If-Match (strong comparison), §15.5.10 409 Conflict, §15.5.13 412 Precondition Failed.
 - RFC 6585, Additional HTTP Status Codes (https://www.rfc-editor.org/rfc/rfc6585): §3 428
   Precondition Required.
 
@@ -77,6 +88,6 @@ export function etag(options?: EtagOptions): Preset {
 		rule,
 		readsBody,
 		versioning: {type: 'etag'},
-		isConflict: isPreconditionFailed,
+		isConflict: isStaleVersion,
 	};
 }
