@@ -1,6 +1,6 @@
 import ky from 'ky';
 import {afterEach, expect, test, vi} from 'vitest';
-import {capacities, createLanes, isUncertainOutcomeError, type Lanes, type Preset, UncertainOutcomeError} from '../src/index.js';
+import {capacities, createLanes, isUncertainOutcomeError, type Lanes, type Preset, square, UncertainOutcomeError} from '../src/index.js';
 import type {LaneRequest} from '../src/keys/types.js';
 import type {LwwServer} from '../src/testing/index.js';
 import {flush} from './helpers.js';
@@ -298,4 +298,28 @@ test('capacities().readUrl - a write that names one object is read back at GET /
 	expect(location(request('PATCH', 'https://api.capacities.io/blocks/block', {blockId: 'unknown'}))).toBeUndefined();
 	expect(location(request('POST', 'https://api.capacities.io/object', {structureId: 's'}))).toBeUndefined();
 	expect(location(request('PATCH', 'https://api.capacities.io/object', {}))).toBeUndefined();
+});
+
+test("square() - an upsert of a catalog object is read back at GET /v2/catalog/object/<id>, so 'verify' knows whether its version moved", async () => {
+	const seen: string[] = [];
+	const lanes = createLanes({keys: square(), uncertain: {policy: 'verify', graceMs: 0}});
+	const laneFetch = lanes.wrapFetch(async (input, init) => {
+		const request = new Request(input, init);
+		seen.push(`${request.method} ${new URL(request.url).pathname} ${request.headers.get('authorization')}`);
+		if (request.method === 'POST') {
+			throw new TypeError('fetch failed');
+		}
+
+		return new Response(JSON.stringify({object: {id: 'ITEM1', type: 'ITEM', version: 6}}), {headers: {'content-type': 'application/json'}});
+	});
+	const error = await laneFetch('https://connect.squareup.com/v2/catalog/object', {
+		method: 'POST',
+		headers: {authorization: 'Bearer sq', 'content-type': 'application/json'},
+		body: JSON.stringify({idempotency_key: 'k1', object: {id: 'ITEM1', type: 'ITEM', version: 5}}),
+	}).catch((error_: unknown) => error_);
+	expect(error).toMatchObject({code: 'WL_UNCERTAIN', applied: true});
+	expect(seen).toEqual(['POST /v2/catalog/object Bearer sq', 'GET /v2/catalog/object/ITEM1 Bearer sq']);
+	const request = (method: string, url: string, body?: unknown): LaneRequest => ({method, url: new URL(url), headers: new Headers(), body});
+	expect(square().readUrl?.(request('POST', 'https://connect.squareup.com/v2/catalog/object', {object: {id: '#new'}}))).toBeUndefined();
+	expect(square().readUrl?.(request('PUT', 'https://connect.squareup.com/v2/orders/O1', {order: {version: 2}}))).toBeUndefined();
 });

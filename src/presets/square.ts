@@ -285,6 +285,22 @@ const version: Versioning = {
 	},
 };
 
+/**
+Where a write is read back: an UpsertCatalogObject (`POST /v2/catalog/object`) of an existing object
+at `GET /v2/catalog/object/<id>` (RetrieveCatalogObject); other writes (`PUT /v2/orders/<id>` …) at
+their own URL.
+*/
+function upsertedObject(request: LaneRequest): URL | undefined {
+	const segments = pathSegments(request.url.pathname);
+	if (request.method !== 'POST' || segments.join('/') !== 'v2/catalog/object') {
+		return undefined;
+	}
+
+	const id = field(request.body, 'object', 'id');
+	const segment = isExistingId(id) ? textSegment(id) : undefined;
+	return segment === undefined ? undefined : new URL(`/v2/catalog/object/${segment}`, request.url.origin);
+}
+
 function validateOptions(options: SquareOptions | undefined): ReadonlySet<string> {
 	const {conflictCodes = ['VERSION_MISMATCH', 'CONFLICT']} = optionsObject(options) as SquareOptions;
 	if (!Array.isArray(conflictCodes) || !conflictCodes.every(nonEmpty)) {
@@ -329,6 +345,9 @@ body expects it: `object.version` (UpsertCatalogObject), `order.version` (Update
 an UpdateCustomer body, whose fields are not wrapped. So with `update()`, `mutate` returns the write
 body: for catalog objects, orders, invoices and bookings the read's shape fits (`{order: {…}}`); for a
 customer, return its fields (`{given_name, …}`), not `{customer: {…}}`.
+
+Reading back (`readUrl`, for `uncertain: 'verify'`): an upsert of an existing catalog object is read
+with `GET /v2/catalog/object/<id>`; other writes at their own URL.
 
 Conflicts: 400 or 409 whose `errors` name one of `conflictCodes`. Idempotency: the body field
 `idempotency_key` (most create, update and delete endpoints take one; UpdateOrder ignores an update
@@ -378,5 +397,6 @@ export function square(options?: SquareOptions): Preset {
 		versioning: version,
 		isConflict: (status, body) => (status === 400 || status === 409) && hasErrorCode(body, conflictCodes),
 		idempotency: {bodyField: 'idempotency_key'},
+		readUrl: upsertedObject,
 	};
 }
