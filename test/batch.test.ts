@@ -365,6 +365,22 @@ test('runBatch() - stopping drops what waits, lets what is being sent finish and
 	expect(summary).toMatchObject({operations: 4, done: 2, failed: 1, interrupted: 1, stopped: true});
 });
 
+test('runBatch() - stopping after the whole source was read still drops the operations waiting for their lane', async () => {
+	const api = server();
+	const controller = new AbortController();
+	const seen = results();
+	const running = runBatch([op('a1'), op('a2'), op('a3')], {lanes: lanes(), baseUrl: origin, fetch: api.fetch, signal: controller.signal, onResult: seen.onResult});
+	await flush();
+	expect(api.log).toEqual(['send:a1']);
+	controller.abort();
+	await flush();
+	api.answer('a1');
+
+	expect(await running).toMatchObject({done: 1, interrupted: 2, stopped: true});
+	expect(api.log).toEqual(['send:a1']);
+	expect(seen.outcomes()).toEqual({a1: 'done', a2: 'interrupted', a3: 'interrupted'});
+});
+
 test('runBatch() - an async source is read at most `window` operations ahead', async () => {
 	const api = server();
 	let read = 0;

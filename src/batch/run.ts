@@ -309,7 +309,7 @@ class Batch {
 	}
 
 	async run(source: Source, checked: boolean): Promise<BatchSummary> {
-		const {signal, window} = this.#settings;
+		const {signal} = this.#settings;
 		const onAbort = () => {
 			this.#stoppedBySignal = true;
 			this.#stop();
@@ -321,6 +321,25 @@ class Batch {
 			signal?.addEventListener('abort', onAbort, {once: true});
 		}
 
+		try {
+			await this.#read(source, checked);
+			while (this.#pending.size > 0) {
+				await this.#changed.promise;
+			}
+		} finally {
+			signal?.removeEventListener('abort', onAbort);
+		}
+
+		if (this.#fatal) {
+			throw this.#fatal.error;
+		}
+
+		return this.#summary();
+	}
+
+	/** Reads and submits operations until the source ends or the batch stops. */
+	async #read(source: Source, checked: boolean): Promise<void> {
+		const {window} = this.#settings;
 		let reading: Promise<IteratorResult<unknown>> | undefined;
 		try {
 			for (let index = 0; ; index++) {
@@ -347,7 +366,6 @@ class Batch {
 			this.#fatal ??= {error};
 			this.#stop();
 		} finally {
-			signal?.removeEventListener('abort', onAbort);
 			if (reading === undefined) {
 				Promise.resolve(source.return?.()).catch(() => undefined);
 			} else {
@@ -355,16 +373,6 @@ class Batch {
 				reading.catch(() => undefined);
 			}
 		}
-
-		while (this.#pending.size > 0) {
-			await this.#changed.promise;
-		}
-
-		if (this.#fatal) {
-			throw this.#fatal.error;
-		}
-
-		return this.#summary();
 	}
 
 	/** `reading`'s result, or `undefined` once the batch stops first. */

@@ -14,6 +14,12 @@ export type CliIo = {
 	readonly color?: boolean;
 	/** Stops a long-running command (`serve`); the bin aborts it on SIGINT and SIGTERM. */
 	readonly signal?: AbortSignal;
+	/**
+	Whether standard output is a terminal (a live display may redraw it); off one, commands that
+	report progress write JSON lines.
+	@default false
+	*/
+	readonly tty?: boolean;
 };
 
 /** Exit codes: success, a failed check or runtime error, a usage error, stopped by SIGINT/SIGTERM. */
@@ -32,8 +38,18 @@ export function parseFlags<const T extends OptionsConfig>(
 	options: T,
 	command: string,
 ): ReturnType<typeof parseArgs<{args: string[]; options: T; strict: true; allowPositionals: false}>>['values'] {
+	return parseCommandLine(args, options, command, false).values;
+}
+
+/** `parseFlags()` for a command that also takes arguments (`writelane run FILE`): its flags and its positionals. */
+export function parseCommandLine<const T extends OptionsConfig>(
+	args: readonly string[],
+	options: T,
+	command: string,
+	allowPositionals = true,
+): ReturnType<typeof parseArgs<{args: string[]; options: T; strict: true; allowPositionals: true}>> {
 	try {
-		return parseArgs({args: [...args], options, strict: true, allowPositionals: false}).values;
+		return parseArgs({args: [...args], options, strict: true, allowPositionals});
 	} catch (error) {
 		const {code, message} = error as {code?: string; message: string};
 		const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1];

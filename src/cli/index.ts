@@ -19,6 +19,7 @@ try {
 		stdout: text => process.stdout.write(text),
 		stderr: text => process.stderr.write(text),
 		color,
+		tty: process.stdout.isTTY === true,
 		signal: controller.signal,
 	});
 } catch (error) {

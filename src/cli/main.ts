@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs';
 import {type CliIo, exitCodes, helpText} from './args.js';
 import {demoHelp, runDemo} from './demo.js';
+import {runHelp, runRun} from './run.js';
 import {runServe, serveHelp} from './serve.js';
 
 export const mainHelp = helpText({
@@ -10,6 +11,7 @@ export const mainHelp = helpText({
 		{
 			name: 'Commands',
 			rows: [
+				['run', 'Apply a file of HTTP operations (NDJSON) in order per resource, resumably'],
 				['demo', 'Run one workload with plain fetch and through writelane, side by side'],
 				['serve', 'Start the reference last-write-wins server'],
 				['help', 'Show the help of a command'],
@@ -23,10 +25,11 @@ export const mainHelp = helpText({
 			],
 		},
 	],
-	examples: ['writelane demo', 'writelane demo --seed 7 --json', 'writelane serve --port 4010 --rate 30/min', 'writelane help serve'],
+	examples: ['writelane run ops.ndjson --base-url http://127.0.0.1:4010 --journal ops.journal', 'writelane demo', 'writelane demo --seed 7 --json', 'writelane serve --port 4010 --rate 30/min', 'writelane help serve'],
 });
 
 const commands = {
+	run: {run: runRun, help: runHelp},
 	demo: {run: runDemo, help: demoHelp},
 	serve: {run: runServe, help: serveHelp},
 } as const;
@@ -43,7 +46,7 @@ export function version(): string {
 
 function unknown(name: string, io: CliIo): number {
 	const what = name.startsWith('-') ? 'option' : 'command';
-	io.stderr(`writelane: Unknown ${what} \`${name}\`. Commands: demo, serve, help. Run \`writelane --help\`.\n`);
+	io.stderr(`writelane: Unknown ${what} \`${name}\`. Commands: run, demo, serve, help. Run \`writelane --help\`.\n`);
 	return exitCodes.usage;
 }
 
