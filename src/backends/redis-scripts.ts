@@ -157,30 +157,33 @@ redis.call('DEL', h)
 local nodes = cjson.decode(d[4])
 local ticket = tonumber(d[2])
 for _, n in ipairs(nodes) do redis.call('ZREM', qk(n[2], n[1]), id) end
-for _, n in ipairs(nodes) do
-  local node = n[1]
-  -- Only entries after this one, in a mode it conflicted with, can have been waiting for it.
-  for _, c in ipairs(conflicts[n[2]]) do
-    local bound = '+inf'
-    local low
-    for _, b in ipairs(conflicts[c]) do
-      local _, t = head(qk(b, node))
-      if t and (low == nil or t < low) then low = t end
-    end
-    if low then bound = fmt(low) end
-    local q = qk(c, node)
-    local list = redis.call('ZRANGEBYSCORE', q, '(' .. fmt(ticket), bound, 'LIMIT', 0, c == 'x' and 1 or 1000)
-    for _, other in ipairs(list) do
-      local oh = rk(other)
-      local od = redis.call('HMGET', oh, 'o', 't', 'g', 'n')
-      if not od[1] then
-        redis.call('ZREM', q, other)
-      elseif od[3] == '0' then
-        local r = try(other, oh, cjson.decode(od[4]), tonumber(od[2]))
-        if r[1] == 1 then redis.call('PUBLISH', P .. 'w:' .. od[1], other) end
-      end
+
+-- Grants what waits in queue q (mode c of node) after the released ticket and is now first in line.
+local function wake(node, c, q)
+  -- Usually nothing waits there (no key at all, or only earlier entries): one call and done.
+  if #redis.call('ZRANGEBYSCORE', q, '(' .. fmt(ticket), '+inf', 'LIMIT', 0, 1) == 0 then return end
+  local low
+  for _, b in ipairs(conflicts[c]) do
+    local _, t = head(qk(b, node))
+    if t and (low == nil or t < low) then low = t end
+  end
+  local bound = low and fmt(low) or '+inf'
+  local list = redis.call('ZRANGEBYSCORE', q, '(' .. fmt(ticket), bound, 'LIMIT', 0, c == 'x' and 1 or 1000)
+  for _, other in ipairs(list) do
+    local oh = rk(other)
+    local od = redis.call('HMGET', oh, 'o', 't', 'g', 'n')
+    if not od[1] then
+      redis.call('ZREM', q, other)
+    elseif od[3] == '0' then
+      local r = try(other, oh, cjson.decode(od[4]), tonumber(od[2]))
+      if r[1] == 1 then redis.call('PUBLISH', P .. 'w:' .. od[1], other) end
     end
   end
+end
+
+-- Only entries after this one, in a mode it conflicted with, can have been waiting for it.
+for _, n in ipairs(nodes) do
+  for _, c in ipairs(conflicts[n[2]]) do wake(n[1], c, qk(c, n[1])) end
 end
 return 1
 `;
