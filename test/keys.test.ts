@@ -239,7 +239,8 @@ test('normalizeUrl() - is idempotent', () => {
 		}),
 		{numRuns: 300},
 	);
-});
+	// Generating web URLs is the slow part (seconds on a busy machine), not normalizing them.
+}, 30_000);
 
 // --- classify() -------------------------------------------------------------------------------
 
