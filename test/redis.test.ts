@@ -1,3 +1,6 @@
+import {spawn} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
 import {Redis} from 'ioredis';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {type BackendError, createLanes, isBackendError, type Lease} from '../src/index.js';
@@ -471,4 +474,30 @@ test('SIGKILL of a process holding a lease: the others get the lane within the l
 	for (const worker of survivors) {
 		expect(starts.filter(start => start.name === worker.name).map(start => start.index)).toEqual([0, 1, 2, 3, 4]);
 	}
+});
+
+test('examples/redis-workers.mjs - exits 0 on its own and prints lost=0, overlaps=0', {timeout: 60_000}, async ({skip}) => {
+	const built = ['dist/index.js', 'dist/redis.js', 'dist/testing/index.js'].every(file => existsSync(new URL(`../${file}`, import.meta.url)));
+	skip(!built, 'dist/ is missing: run `npm run build` first (`npm test` does)');
+	// The example uses the default lease: wait out a young server's first lease before it starts.
+	const warm = redisBackend({client: redis.client(), prefix: 'example:'});
+	await (await warm.acquire(['warm-up'], {kind: 'write'})).release();
+	await warm.close();
+	const child = spawn(process.execPath, ['examples/redis-workers.mjs'], {
+		cwd: fileURLToPath(new URL('..', import.meta.url)),
+		env: {...process.env, REDIS_URL: `redis://127.0.0.1:${redis.port}`},
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	let output = '';
+	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+		output += chunk;
+	});
+	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+		output += chunk;
+	});
+	const code = await new Promise(resolve => {
+		child.on('close', resolve);
+	});
+	expect(code, output).toBe(0);
+	expect(output).toMatch(/^redis-workers: 3 processes x 30 increments on 5 objects, lost=0, overlaps=0$/m);
 });
