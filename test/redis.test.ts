@@ -384,7 +384,7 @@ async function counters(server: LwwServer): Promise<number> {
 // `npm run test:redis-full` runs the full size (250); the suite runs a shorter one to stay fast on small machines.
 const perProcess = Number(process.env.WRITELANE_REDIS_UPDATES ?? 60);
 
-test(`4 processes x ${perProcess} update() increments on 10 objects: through Redis lanes nothing is lost and no writes overlap; without Redis updates are lost`, {timeout: 60_000}, async () => {
+test(`4 processes x ${perProcess} update() increments on 10 objects: through Redis lanes nothing is lost and no writes overlap; without Redis updates are lost`, {timeout: Math.max(60_000, perProcess * 1000)}, async () => {
 	const server = await startLwwServer({objects: 10, latency: [1, 4]});
 	const workers = await updateWorkers(server, 4, perProcess);
 	try {
