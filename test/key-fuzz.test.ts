@@ -213,6 +213,14 @@ test('key fuzz - dot segments after a segment starting with a dot are resolved (
 	expect(normalizeUrl('http://h.example/x/.a/../..').pathname).toBe('/');
 });
 
+test('key fuzz - a refused URL is shown exactly, an @ in its path included, without user info or query', async () => {
+	const lanes = createLanes();
+	const error = await lanes.fetch('https://user:pw-Sx1@api.example/users/a@b.example/x?token=Sx2').catch((error_: unknown) => error_ as Error);
+	expect((error as Error).message).toBe(
+		'Expected `url` to have no user name or password (fetch refuses them; send credentials in a header such as `Authorization`), got `"https://api.example/users/a@b.example/x"` (string)',
+	);
+});
+
 test('key fuzz - a domain with the root dot (example.com.) is the same host', async () => {
 	expect(await defaultKeyOf('https://API.example.com.:443/x')).toBe('api.example.com/x');
 	expect(normalizeUrl('https://api.example.com./x').host).toBe('api.example.com');

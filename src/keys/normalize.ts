@@ -152,8 +152,10 @@ export function shownUrl(value: unknown): unknown {
 	}
 
 	if (value instanceof URL) {
-		// An opaque path (`user:secret@host` parses as one) may hold what looks like user info.
-		return redact(`${value.protocol}//${value.host}${value.pathname}`);
+		const shown = `${value.protocol}//${value.host}${value.pathname}`;
+		// An http(s) URL's parts are exact (an `@` in its path is just a character); an opaque path
+		// (`user:secret@host` parses as one) may hold what looks like user info.
+		return value.protocol === 'http:' || value.protocol === 'https:' ? shown : redact(shown);
 	}
 
 	return value;
