@@ -1,5 +1,5 @@
 export {createLanes, type CloseOptions, type Lanes, type RequestLanes, type WrapFetchOptions} from './lanes.js';
-export {memoryBackend} from './backends/memory.js';
+export {memoryBackend, type MemoryBackend, type MemoryBackendOptions} from './backends/memory.js';
 export {
 	type BatchJournal,
 	type BatchLaneSummary,
@@ -10,7 +10,7 @@ export {
 	type BatchSummary,
 	runBatch,
 } from './batch/index.js';
-export type {Lease, LockBackend} from './core/backend.js';
+export type {AcquireOptions, Lease, LockBackend} from './core/backend.js';
 export type {LaneContext, LaneStats, OperationOptions, Stats} from './core/engine.js';
 export type {LaneEvent, LaneEventHandler, LaneEventType, RequestSummary} from './core/events.js';
 export type {RateLimit} from './core/limiter.js';

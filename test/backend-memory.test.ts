@@ -1,6 +1,5 @@
 import {expect, test} from 'vitest';
-import {memoryBackend, type MemoryBackendOptions} from '../src/backends/memory.js';
-import {createLanes} from '../src/index.js';
+import {createLanes, memoryBackend, type MemoryBackendOptions} from '../src/index.js';
 import {backendContract} from './backend-contract.js';
 
 backendContract('memoryBackend({shared: true})', {
