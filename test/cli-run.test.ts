@@ -1,5 +1,6 @@
 // `writelane run` end to end: the CLI as a real process, against the reference server over HTTP.
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process';
+import {existsSync} from 'node:fs';
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
@@ -10,6 +11,7 @@ import {build} from 'esbuild';
 import {afterAll, beforeAll, expect, onTestFinished, test} from 'vitest';
 import {type LwwObject, type LwwServer, startLwwServer} from '../src/testing/index.js';
 import {deferred} from './helpers.js';
+import {startRedis} from './redis-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tokenVariable = 'WRITELANE_TEST_TOKEN';
@@ -37,11 +39,13 @@ afterAll(async () => {
 });
 
 /** The reference server behind a proxy that counts, per operation (its `x-op` header), the requests that reached it. */
-async function target(objects: number, latency: number | [number, number] = [1, 3]) {
+async function target(objects: number, latency: number | [number, number] = [1, 3], hold?: (seen: ReadonlyMap<string, number>) => boolean) {
 	const server = await startLwwServer({objects, latency});
 	const counts = new Map<string, number>();
 	let total = 0;
 	const thresholds: Array<{count: number; reached: () => void}> = [];
+	// With `hold`, requests wait here until it returns false for the operations seen so far.
+	const held: Array<() => void> = [];
 	const proxy: Server = createServer((request, response) => {
 		const chunks: Buffer[] = [];
 		request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -56,6 +60,19 @@ async function target(objects: number, latency: number | [number, number] = [1, 
 				threshold.reached();
 			}
 
+			if (hold?.(counts)) {
+				held.push(forward);
+				return;
+			}
+
+			for (const release of held.splice(0)) {
+				release();
+			}
+
+			forward();
+		});
+
+		const forward = () => {
 			const headers = new Headers();
 			for (const name of ['authorization', 'content-type']) {
 				const value = request.headers[name];
@@ -73,7 +90,7 @@ async function target(objects: number, latency: number | [number, number] = [1, 
 				.catch(() => {
 					response.destroy();
 				});
-		});
+		};
 	});
 	await new Promise<void>(resolve => {
 		proxy.listen(0, '127.0.0.1', resolve);
@@ -434,3 +451,70 @@ test.skipIf(!hasScript)('writelane run - on a terminal: a live progress display 
 	const lines = jsonLines(piped.stdout);
 	expect(lines.map(line => line.type)).toEqual(['plan', ...Array.from({length: 100}, () => 'operation'), 'summary']);
 }, 120_000);
+
+const hasRedis = spawnSync('redis-server', ['--version'], {encoding: 'utf8'}).status === 0;
+
+test.skipIf(!hasRedis)('writelane run --redis - two processes running different files on the same objects never overlap; without Redis they do', async () => {
+	const redis = await startRedis();
+	onTestFinished(async () => {
+		await redis.stop();
+	});
+
+	/** Appends tagged `<prefix><n>` to the first three objects; the first operation goes to a fourth object only this file uses. */
+	const appends = (ids: readonly string[], prefix: string, own: string) => [
+		{id: `${prefix}0`, method: 'POST', path: '/blocks/append', headers: {'x-op': `${prefix}0`}, body: {id: own, blocks: [{type: 'TextBlock', tokens: [{type: 'TextToken', text: `${prefix}0`, style: {}}]}]}},
+		...Array.from({length: 60}, (_, index) => {
+			const tag = `${prefix}${index + 1}`;
+			return {id: tag, method: 'POST', path: '/blocks/append', headers: {'x-op': tag}, body: {id: ids[index % 3], blocks: [{type: 'TextBlock', tokens: [{type: 'TextToken', text: tag, style: {}}]}]}};
+		}),
+	];
+
+	const texts = (server: LwwServer, id: string): string[] =>
+		(server.object(id)?.blocks.content ?? []).flatMap(block => ((block.tokens as Array<{text: string}> | undefined) ?? []).map(token => token.text)).filter(text => /^[ab]\d+$/.test(text));
+
+	async function both(withRedis: boolean) {
+		// Nothing goes through until both processes have sent a request: their runs overlap in time.
+		const api = await target(5, [3, 6], seen => !(seen.has('a0') && seen.has('b0')));
+		const ids = api.server.objectIds;
+		const [a, b] = await Promise.all([file(`redis-a-${withRedis}.ndjson`, appends(ids, 'a', ids[3]!)), file(`redis-b-${withRedis}.ndjson`, appends(ids, 'b', ids[4]!))]);
+		const shared = withRedis ? ['--redis', `redis://127.0.0.1:${redis.port}`, '--lease', '1000'] : [];
+		const [first, second] = await Promise.all([run([a, ...common(api.url), ...shared], api.server.token), run([b, ...common(api.url), ...shared], api.server.token)]);
+		expect(first.stderr + second.stderr).toBe('');
+		expect([first.code, second.code]).toEqual([0, 0]);
+		return {api, ids};
+	}
+
+	const {api, ids} = await both(true);
+	expect(api.server.report().overlaps).toBe(0);
+	for (const id of ids.slice(0, 3)) {
+		const seen = texts(api.server, id);
+		// Every append arrived once; each process's appends kept their file order.
+		expect(seen).toHaveLength(40);
+		for (const prefix of ['a', 'b']) {
+			const mine = seen.filter(text => text.startsWith(prefix)).map(text => Number(text.slice(1)));
+			expect(mine).toEqual([...mine].sort((x, y) => x - y));
+		}
+	}
+
+	const unguarded = await both(false);
+	expect(unguarded.api.server.report().overlaps).toBeGreaterThan(0);
+}, 120_000);
+
+const built = ['dist/index.js', 'dist/testing/index.js'].every(path => existsSync(join(root, path)));
+
+test.skipIf(!built)('examples/batch-job.mjs - applies examples/ops.ndjson, then resumes everything from its journal', async () => {
+	const {WRITELANE_BASE_URL: _url, WRITELANE_TOKEN: _token, ...env} = process.env;
+	const child = spawn(process.execPath, ['examples/batch-job.mjs'], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']});
+	let stdout = '';
+	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+		stdout += chunk;
+	});
+	const code = await new Promise<number | null>(resolve => {
+		child.once('close', resolve);
+	});
+
+	expect(code).toBe(0);
+	expect(stdout).toMatch(/^first run: 15 done, 0 failed, 0 skipped, 15 requests in 3 lanes$/m);
+	expect(stdout).toMatch(/^second run: 15 resumed, 0 requests$/m);
+	expect(stdout).toMatch(/^Roadmap: counter=2, last note "Migration done"$/m);
+}, 60_000);

@@ -20,6 +20,7 @@ const flags = {
 	shard: {type: 'string'},
 	continue: {type: 'boolean'},
 	redis: {type: 'string'},
+	lease: {type: 'string'},
 	help: {type: 'boolean', short: 'h'},
 } as const;
 
@@ -41,6 +42,7 @@ export const runHelp = helpText({
 				['--shard I/N', 'Run only the operations whose lanes fall on shard I of N (I from 0)'],
 				['--continue', 'Keep going with a lane after one of its operations failed (default: skip the rest)'],
 				['--redis URL', 'Share lanes with other processes through Redis (needs the ioredis package)'],
+				['--lease MS', 'With --redis: how long a crashed process can hold its lanes (default 10000)'],
 				['-h, --help', 'Show this help'],
 			],
 		},
@@ -73,7 +75,7 @@ type RunOptions = {
 	readonly json: boolean;
 	readonly shard: Shard | undefined;
 	readonly onFailure: 'skip' | 'continue';
-	readonly redis: string | undefined;
+	readonly redis: {readonly url: string; readonly leaseMs: number} | undefined;
 };
 
 function parseShard(value: string): Shard {
@@ -122,6 +124,22 @@ function readToken(name: string | undefined): string | undefined {
 	return token;
 }
 
+function parseRedis(url: string | undefined, lease: string | undefined): RunOptions['redis'] {
+	if (url === undefined) {
+		if (lease !== undefined) {
+			throw new UsageError('`--lease` applies to `--redis` only. Run `writelane run --help` for the options.');
+		}
+
+		return undefined;
+	}
+
+	if (!URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
+		throw usage('--redis', 'a `redis://` or `rediss://` URL', shownUrl(url));
+	}
+
+	return {url, leaseMs: lease === undefined ? 10_000 : parseInteger('--lease', lease, 30, 2_147_483_647)};
+}
+
 function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
 	const {values, positionals} = parseCommandLine(args, flags, 'run');
 	if (values.help) {
@@ -157,7 +175,7 @@ function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
 		json: values.json === true,
 		shard: values.shard === undefined ? undefined : parseShard(values.shard),
 		onFailure: values.continue ? 'continue' : 'skip',
-		redis: values.redis,
+		redis: parseRedis(values.redis, values.lease),
 	};
 }
 
@@ -372,6 +390,10 @@ function jsonReporter(io: CliIo): Reporter {
 	};
 }
 
+function truncate(text: string, columns: number): string {
+	return text.length <= columns ? text : `${text.slice(0, columns - 1)}…`;
+}
+
 /** A live display on a terminal: an overall bar with rate and ETA, and the busiest lanes. */
 function ttyReporter(io: CliIo, total: number, lanes: Lanes, style: Style): Reporter {
 	const counts = {done: 0, failed: 0, skipped: 0, resumed: 0, interrupted: 0};
@@ -386,9 +408,11 @@ function ttyReporter(io: CliIo, total: number, lanes: Lanes, style: Style): Repo
 	};
 
 	const render = () => {
+		// A line longer than the terminal would wrap and break the redraw.
+		const columns = Math.max(40, (process.stdout.columns || 80) - 1);
 		const settled = counts.done + counts.failed + counts.skipped + counts.resumed + counts.interrupted;
 		const fraction = total === 0 ? 1 : settled / total;
-		const width = 24;
+		const width = Math.max(8, Math.min(24, columns - 56));
 		const filled = Math.round(fraction * width);
 		const elapsed = (Date.now() - started) / 1000;
 		const rate = elapsed > 0 ? (settled - counts.resumed) / elapsed : 0;
@@ -401,7 +425,7 @@ function ttyReporter(io: CliIo, total: number, lanes: Lanes, style: Style): Repo
 		draw([
 			`${style.cyan('█'.repeat(filled))}${style.dim('░'.repeat(width - filled))} ${formatPercent(fraction).padStart(4)}  ${formatCount(settled)}/${formatCount(total)}  ${formatCount(Math.round(rate))}/s  ETA ${eta}`,
 			`${style.green(`done ${formatCount(counts.done)}`)}  ${counts.failed > 0 ? style.red(`failed ${formatCount(counts.failed)}`) : 'failed 0'}  skipped ${formatCount(counts.skipped)}  resumed ${formatCount(counts.resumed)}  in flight ${stats.active}`,
-			`busiest lanes: ${busiest.length > 0 ? busiest.join(', ') : '-'}`,
+			truncate(`busiest lanes: ${busiest.length > 0 ? busiest.join(', ') : '-'}`, columns),
 		]);
 	};
 
@@ -452,7 +476,7 @@ function ttyReporter(io: CliIo, total: number, lanes: Lanes, style: Style): Repo
 	};
 }
 
-async function redisBackendFor(url: string): Promise<{backend: LockBackend; close: () => Promise<void>}> {
+async function redisBackendFor({url, leaseMs}: NonNullable<RunOptions['redis']>): Promise<{backend: LockBackend; close: () => Promise<void>}> {
 	let ioredis: {Redis: new (url: string, options: object) => unknown};
 	try {
 		ioredis = (await import('ioredis')) as unknown as typeof ioredis;
@@ -473,7 +497,7 @@ async function redisBackendFor(url: string): Promise<{backend: LockBackend; clos
 	}
 
 	return {
-		backend: redisBackend({client}),
+		backend: redisBackend({client, leaseMs}),
 		async close() {
 			await client.quit().catch(() => undefined);
 		},
