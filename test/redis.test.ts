@@ -6,7 +6,7 @@ import {afterAll, beforeAll, expect, test} from 'vitest';
 import {type BackendError, createLanes, isBackendError, type Lease} from '../src/index.js';
 import {redisBackend, type RedisBackend, type RedisBackendOptions} from '../src/redis.js';
 import {backendContract} from './backend-contract.js';
-import {flush, track} from './helpers.js';
+import {deferred, flush, track} from './helpers.js';
 import {partitionable, startRedis, type TestRedis} from './redis-server.js';
 import {bundleWorker, Worker, type WorkerMessage} from './redis-processes.js';
 import {type LwwServer, startLwwServer} from '../src/testing/index.js';
@@ -123,7 +123,7 @@ test('a lost notification costs latency, not the lane: a waiter whose subscriber
 
 // --- Failures ---------------------------------------------------------------------------------
 
-test('Redis unreachable: acquire() and lanes writes reject with BackendError (cause set), and the write never runs', async () => {
+test('Redis unreachable: acquire() and lanes writes reject with BackendError (cause set), the write never runs, parallel reads still do', async () => {
 	const nowhere = await startRedis();
 	const port = nowhere.port;
 	await nowhere.stop();
@@ -145,6 +145,8 @@ test('Redis unreachable: acquire() and lanes writes reject with BackendError (ca
 		expect(isBackendError(error)).toBe(true);
 		expect((error as BackendError).cause).toBeDefined();
 		expect(ran).toBe(false);
+		// Parallel reads never wait for a lane, so they never ask Redis.
+		expect(await lanes.read('objects/1', () => 'read')).toBe('read');
 		await lanes.close();
 	} finally {
 		client.disconnect();
@@ -200,6 +202,50 @@ test('a lease that expires mid-operation (its holder cut off from Redis): its si
 		await (await later).release();
 	} finally {
 		await Promise.all([holder.close(), next.close(), third.close()]);
+		cutClient.disconnect();
+		await partition.close();
+	}
+});
+
+test('through lanes: a lease lost mid-write aborts context.signal, fires an error event (phase lease) and fails the write with BackendError; the other process writes next with a higher token', async () => {
+	const prefix = `lanes-expiry${++spaces}:`;
+	const partition = await partitionable(redis.port);
+	const cutClient = new Redis({port: partition.port, host: '127.0.0.1'});
+	cutClient.on('error', () => undefined);
+	const cut = createLanes({backend: redisBackend({client: cutClient, prefix, leaseMs: 1000, commandTimeout: 200})});
+	const otherBackend = redisBackend({client: redis.client(), prefix, leaseMs: 1000});
+	const other = createLanes({backend: otherBackend});
+	try {
+		const log: string[] = [];
+		const events: string[] = [];
+		cut.on('error', event => {
+			events.push(`${event.type}:${(event as {phase?: string}).phase}`);
+		});
+		const started = deferred<number>();
+		const first = cut
+			.write('objects/1', async context => {
+				started.resolve(context.fencingToken);
+				await new Promise(resolve => {
+					context.signal?.addEventListener('abort', resolve, {once: true});
+				});
+				log.push('abort:first');
+			})
+			.catch((error: unknown) => error);
+		const firstToken = await started.promise;
+		const second = other.write('objects/1', context => {
+			log.push('run:second');
+			return context.fencingToken;
+		});
+		await (await otherBackend.acquire(['barrier/lanes'], {kind: 'write'})).release();
+		partition.cut();
+		expect(isBackendError(await first)).toBe(true);
+		expect(await second).toBeGreaterThan(firstToken);
+		expect(log).toEqual(['abort:first', 'run:second']);
+		// The lease event when it is lost, then the operation's own failure.
+		expect(events).toEqual(['error:lease', 'error:running']);
+	} finally {
+		partition.heal();
+		await Promise.all([cut.close(), other.close()]);
 		cutClient.disconnect();
 		await partition.close();
 	}
