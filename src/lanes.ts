@@ -13,7 +13,7 @@ import {canonicalKeys} from './core/key.js';
 import type {CompiledKeys, LaneKeys, OperationKind} from './keys/types.js';
 import {classify} from './keys/classify.js';
 import {compileKeys} from './keys/compile.js';
-import {toLaneRequest} from './keys/request.js';
+import {toLaneRequest, toRequest} from './keys/request.js';
 import {Coalescer} from './occ/coalesce.js';
 import {Contention} from './occ/contention.js';
 import {EtagCache} from './occ/etag-cache.js';
@@ -165,7 +165,7 @@ export function createLanes(options?: LanesOptions): Lanes {
 		fetch: createLaneFetch(engine, deps, features, defaultFetch),
 		wrapFetch,
 		wrapKy: ky => createKyWrapper(engine, deps, ky, features.uncertain),
-		keysOf: async (input, init) => keys.resolve(await toLaneRequest(new Request(input, init), keys.readsBody)),
+		keysOf: async (input, init) => keys.resolve(await toLaneRequest(toRequest(input, init), keys.readsBody)),
 		write: (keys, fn, options) => submit('write', keys, fn, options),
 		read: (keys, fn, options) => submit('read', keys, fn, options),
 		update: (url, mutate, options) => update(engine, deps, features, defaultFetch, url, mutate, options),
