@@ -22,11 +22,12 @@ incremental, so a 50k-deep queue costs O(depth) per check:
 - each operation settles once: a started one with its task's outcome, a cancelled one with its
   signal's reason or a LaneTimeoutError, and one aborted while queued never starts;
 - `stats()` agrees with the model at every checkpoint and is back to zero at the end, `onIdle()`
-  resolves, no abort listener is left on any signal and no timer is left (fake timers:
-  `vi.getTimerCount()`; real timers: the process's active 'Timeout' handles), no warning printed;
+  resolves, no abort listener is left on any signal (`getEventListeners`) and no timer is left
+  (fake timers: `vi.getTimerCount()`; real timers: every timer set during the run fired or was
+  cleared, and the process has no more active 'Timeout' handles than before), no warning printed;
 - with fake timers, a queued operation times out exactly when `queueTimeout` has passed, never early.
 Fake timers scan every pending timer on each tick (quadratic at tens of thousands), so deep runs use
-real timers with 1-5 ms timeouts; nothing asserts on wall-clock time.
+real timers with 1-4 ms timeouts; nothing asserts on wall-clock time.
 
 Inside `npm test` the run is short. `npm run fuzz` runs the full size; FUZZ_RUNS, FUZZ_DEPTH and
 FUZZ_SEED override either (FUZZ_SEED reproduces a scenario; with real timers, which operations time
@@ -110,7 +111,8 @@ function scenarioArbitrary(depth: fc.Arbitrary<number>, deep: boolean): fc.Arbit
 			mode: fc.constantFrom<Mode>('parallel', 'shared'),
 			depth,
 			fake: deep ? fc.constant(false) : fc.boolean(),
-			queueTimeoutChoice: fc.nat(4),
+			// No queue timeout in one run in five (in one deep run in three, so that more survive the storm).
+			queueTimeoutChoice: fc.nat(deep ? 2 : 4),
 			fakeQueueTimeout: fc.integer({min: 1, max: 60}),
 			shape: fc.constantFrom<Scenario['shape']>('single', 'tree', 'multi', 'mixed'),
 			singleKey: fc.constantFrom(...pool),
@@ -132,7 +134,7 @@ function scenarioArbitrary(depth: fc.Arbitrary<number>, deep: boolean): fc.Arbit
 		})
 		.map(({fake, queueTimeoutChoice, fakeQueueTimeout, ...rest}): Scenario => {
 			const timers = fake && rest.depth <= fakeTimersUpTo ? 'fake' : 'real';
-			// One in five runs without a queue timeout; real timers use short ones so the storm comes soon.
+			// Real timers use short ones, so the storm comes at the first yield.
 			const queueTimeout = queueTimeoutChoice === 0 ? false : timers === 'fake' ? fakeQueueTimeout : queueTimeoutChoice;
 			return {...rest, timers, queueTimeout};
 		});
