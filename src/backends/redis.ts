@@ -201,6 +201,8 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 	let closed = false;
 	let subscriber: Redis | undefined;
 	let subscribed: Promise<void> | undefined;
+	/** Subscribed (ioredis re-subscribes by itself after a reconnect). */
+	let listening = false;
 
 	/** Runs a script; with `timeout`, gives up (rejects) when Redis has not answered by then. */
 	const call = (script: Script, args: readonly string[], timeout = true): Promise<unknown> => {
@@ -273,7 +275,11 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 	waiter still learns of its turn from its own checks, only later, and whether Redis is reachable at
 	all is for the enqueue to tell.
 	*/
-	const subscribe = (): Promise<void> => {
+	const subscribe = (): Promise<void> | undefined => {
+		if (listening) {
+			return undefined;
+		}
+
 		if (subscribed === undefined) {
 			if (subscriber === undefined) {
 				subscriber = givenSubscriber ?? client.duplicate();
@@ -286,7 +292,9 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 				}
 			}
 
-			const attempt = subscriber.subscribe(channel).then(ignore);
+			const attempt = subscriber.subscribe(channel).then(() => {
+				listening = true;
+			});
 			subscribed = attempt;
 			attempt.catch(() => {
 				// Retried by the next acquire.
@@ -352,10 +360,10 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		request.controller.abort(new BackendError(`Lost the lease on lane ${formatKey(request.key)}: ${why}`, {key: request.key, cause}));
 	};
 
-	/** Counts the lease (or the place in line) as valid until `leaseMs` after `sentAt`, when Redis last confirmed it. */
+	/** Counts the lease (or the place in line) as valid until `leaseMs` after `sentAt`, when Redis last confirmed it (monotonic ms). */
 	const confirm = (request: Request, sentAt: number) => {
 		clock.clearTimeout(request.deadline);
-		const valid = sentAt + leaseMs * (1 - safety) - clock.now();
+		const valid = sentAt + leaseMs * (1 - safety) - performance.now();
 		request.deadline = clock.setTimeout(() => {
 			request.deadline = undefined;
 			const why = `Redis confirmed nothing for ${leaseMs} ms (\`leaseMs\`): unreachable or frozen`;
@@ -400,7 +408,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		}
 
 		request.polling = true;
-		const sentAt = clock.now();
+		const sentAt = performance.now();
 		let reply: unknown;
 		try {
 			// No timeout: a late answer still confirms the lease as of `sentAt`; the deadline decides when it is too late.
@@ -432,6 +440,12 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 			return;
 		}
 
+		if (request.state === HELD && status !== 1) {
+			// A failover to a replica that missed the grant: Redis would hand the lane to someone else.
+			lose(request, 'Redis no longer records it as granted (a failover that lost writes?)');
+			return;
+		}
+
 		confirm(request, sentAt);
 		if (status === 1) {
 			grant(request);
@@ -457,7 +471,10 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 			throw new BackendError('The Redis backend is closed', {key: list});
 		}
 
-		await subscribe();
+		const subscribing = subscribe();
+		if (subscribing) {
+			await subscribing;
+		}
 
 		if (signal?.aborted) {
 			throw signal.reason;
@@ -478,7 +495,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 			signal.addEventListener('abort', request.onAbort, {once: true});
 		}
 
-		const sentAt = clock.now();
+		const sentAt = performance.now();
 		call(enqueue, [request.id, owner, request.spec]).then(
 			reply => {
 				if (request.state !== WAITING) {
