@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process';
-import {existsSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {Redis} from 'ioredis';
 import {afterAll, beforeAll, expect, test} from 'vitest';
@@ -546,4 +547,15 @@ test('examples/redis-workers.mjs - exits 0 on its own and prints lost=0, overlap
 	});
 	expect(code, output).toBe(0);
 	expect(output).toMatch(/^redis-workers: 3 processes x 30 increments on 5 objects, lost=0, overlaps=0$/m);
+});
+
+test('the package never loads ioredis: only the writelane/redis subpath names it, as a type, and works with the client it is given', () => {
+	const root = fileURLToPath(new URL('../src/', import.meta.url));
+	const importers = readdirSync(root, {recursive: true, encoding: 'utf8'})
+		.filter(file => file.endsWith('.ts'))
+		.flatMap(file => {
+			const line = /^import[^;]*from 'ioredis';$/m.exec(readFileSync(`${root}${file}`, 'utf8'));
+			return line ? [[file, line[0]]] : [];
+		});
+	expect(importers).toEqual([[join('backends', 'redis.ts'), "import type {Redis} from 'ioredis';"]]);
 });
