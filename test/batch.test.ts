@@ -1,5 +1,5 @@
 import {expect, onTestFinished, test, vi} from 'vitest';
-import {type BatchJournal, type BatchOperation, type BatchResult, createLanes, type LanesOptions, runBatch} from '../src/index.js';
+import {type BatchJournal, type BatchOperation, type BatchResult, capacities, createLanes, type LanesOptions, runBatch} from '../src/index.js';
 import {type Deferred, deferred, flush} from './helpers.js';
 
 const origin = 'https://api.test';
@@ -461,6 +461,28 @@ test('runBatch() - an operation\'s key overrides the lanes\' rule; lanes.keysOf(
 	expect(api.log).toEqual(['send:p1', 'send:q1']);
 	api.answer('q1');
 	expect(await running).toMatchObject({done: 2});
+});
+
+test('lanes.keysOf() - a URL and a string body resolve as the Request they describe would', async () => {
+	const instance = lanes({keys: capacities()});
+	const id = '9F2C0000-0000-4000-8000-000000000001';
+	const json = {'content-type': 'application/json'};
+	const cases: Array<[string, RequestInit]> = [
+		[`${origin}/object`, {method: 'patch', headers: json, body: JSON.stringify({id})}],
+		[`${origin}/object`, {method: 'PATCH', body: JSON.stringify({id})}],
+		[`${origin}/object`, {method: 'PATCH', headers: json, body: '{not json'}],
+		[`${origin}/object?id=${id}`, {}],
+		[`${origin}/objects/search`, {method: 'POST', headers: {'content-type': 'application/merge-patch+json; charset=utf-8'}, body: '{"query":"x"}'}],
+		[`${origin}/blocks/append`, {method: 'POST', headers: new Headers(json), body: JSON.stringify({id, blocks: []})}],
+	];
+	for (const [url, init] of cases) {
+		// A Request input takes the general path: both must agree.
+		expect(await instance.keysOf(url, init)).toEqual(await instance.keysOf(new Request(url, init)));
+	}
+
+	expect(await instance.keysOf(`${origin}/object`, {method: 'PATCH', headers: json, body: JSON.stringify({id})})).toEqual({keys: ['objects/9f2c0000-0000-4000-8000-000000000001'], kind: 'write'});
+	await expect(instance.keysOf('https://user:secret@api.test/object')).rejects.toThrow('Expected `url` to have no user name or password');
+	await expect(instance.keysOf('/object')).rejects.toThrow(TypeError);
 });
 
 test('lanes.wrapFetch(fetch, {keys}) - every request takes the named lanes instead of the rule\'s', async () => {

@@ -562,14 +562,13 @@ async function execute(options: RunOptions, io: CliIo): Promise<number> {
 		let index = 0;
 		for await (const {line, text} of lines(options.file)) {
 			const checked = checkLine(text, options);
-			if (checked === undefined || typeof checked === 'string') {
-				// Blank, or changed since it was checked: runBatch reports the latter.
-				if (checked !== undefined) {
-					lineOf.set(index++, line);
-					yield JSON.parse(text) as BatchOperation;
-				}
-
+			if (checked === undefined) {
 				continue;
+			}
+
+			if (typeof checked === 'string') {
+				// Stops the batch like an interrupt; what was sent settles first.
+				throw new Error(`${options.file} line ${line} changed after it was checked: ${checked}`);
 			}
 
 			const key = await lanesOf(planning, checked.operation);
