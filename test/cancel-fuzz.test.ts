@@ -820,12 +820,12 @@ async function runScenario(scenario: Scenario, totals: Totals): Promise<void> {
 	}
 }
 
-function report(name: string, totals: Totals, started: number, cpuBefore: NodeJS.CpuUsage): void {
+function report(name: string, usedSeed: number, totals: Totals, started: number, cpuBefore: NodeJS.CpuUsage): void {
 	const seconds = ((performance.now() - started) / 1000).toFixed(1);
 	const cpu = process.cpuUsage(cpuBefore);
 	const cpuSeconds = ((cpu.user + cpu.system) / 1e6).toFixed(1);
 	console.log(
-		`cancel fuzz (${name}): ${totals.runs} runs (${totals.fakeRuns} with fake timers), seed ${seed}, depth up to ${totals.deepestRequested} ` +
+		`cancel fuzz (${name}): ${totals.runs} runs (${totals.fakeRuns} with fake timers), seed ${usedSeed}, depth up to ${totals.deepestRequested} ` +
 			`(deepest queue ${totals.deepestQueued}), ${totals.operations} operations: ${totals.started} ran (${totals.failed} failed), ` +
 			`${totals.aborted} aborted, ${totals.timedOut} timed out, in ${seconds} s (${cpuSeconds} s CPU)`,
 	);
@@ -849,7 +849,7 @@ test(
 			}),
 			{numRuns: runs, seed},
 		);
-		report('random depths', totals, started, cpuBefore);
+		report('random depths', seed, totals, started, cpuBefore);
 	},
 );
 
@@ -867,7 +867,7 @@ test(
 			// A failing deep run is reported as found: shrinking it would re-run it many times.
 			{numRuns: deepRuns, seed: seed + 1, endOnFailure: !full},
 		);
-		report(`depth ${deepDepth}`, totals, started, cpuBefore);
+		report(`depth ${deepDepth}`, seed + 1, totals, started, cpuBefore);
 	},
 );
 
