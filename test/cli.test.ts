@@ -282,7 +282,7 @@ test('writelane --help - Usage, Commands, Options and Examples; only commands th
 	}
 
 	const commands = text.split('Commands\n')[1]!.split('\n\n')[0]!.split('\n').map(line => line.trim().split(' ')[0]);
-	expect(commands).toEqual(['demo', 'serve', 'help']);
+	expect(commands).toEqual(['run', 'demo', 'serve', 'help']);
 });
 
 test('writelane demo --help and writelane help serve - each command documents its options', async () => {
