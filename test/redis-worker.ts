@@ -57,18 +57,23 @@ async function updates(lanes: Lanes, {baseUrl, token, ids, count}: Updates) {
 const held = new Map<number, () => void>();
 
 async function holds(lanes: Lanes, {key, count}: Holds) {
+	const errors: string[] = [];
 	await Promise.all(
 		Array.from({length: count}, (_, index) =>
-			lanes.write(key, async context => {
-				const finished = new Promise<void>(resolve => {
-					held.set(index, resolve);
-				});
-				await send({type: 'start', index, token: context.fencingToken});
-				await finished;
-			}),
+			lanes
+				.write(key, async context => {
+					const finished = new Promise<void>(resolve => {
+						held.set(index, resolve);
+					});
+					await send({type: 'start', index, token: context.fencingToken});
+					await finished;
+				})
+				.catch((error: unknown) => {
+					errors.push(`${String(error)} (cause: ${String((error as Error).cause)})`);
+				}),
 		),
 	);
-	await send({type: 'done'});
+	await send({type: 'done', errors});
 }
 
 type Command = {readonly type: 'go'; readonly redis: boolean} | {readonly type: 'finish'; readonly index: number} | {readonly type: 'exit'};

@@ -504,7 +504,8 @@ test('SIGKILL of a process holding a lease: the others get the lane within the l
 	}
 
 	const survivors = workers.slice(1);
-	await Promise.all(survivors.map(async worker => worker.next('done')));
+	const done = await Promise.all(survivors.map(async worker => worker.next('done')));
+	expect(done.flatMap(message => message.errors as string[])).toEqual([]);
 	for (const worker of survivors) {
 		worker.send({type: 'exit'});
 	}

@@ -116,6 +116,8 @@ class Request {
 	signal: AbortSignal | undefined;
 	onAbort: (() => void) | undefined = undefined;
 	released: Promise<void> | undefined = undefined;
+	/** Settles once the enqueue has been answered (or given up on): a release is sent only after it. */
+	queued: Promise<unknown> = Promise.resolve();
 
 	constructor(id: string, keys: readonly string[], spec: string) {
 		this.id = id;
@@ -336,7 +338,8 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		stopTimers(request);
 		detach(request);
 		requests.delete(request.id);
-		request.released ??= call(release, [request.id, owner]).then(ignore, ignore);
+		// After the enqueue's answer: an enqueue retried as EVAL (scripts lost in a restart) must not land after it.
+		request.released ??= request.queued.then(async () => call(release, [request.id, owner])).then(ignore, ignore);
 		return request.released;
 	};
 
@@ -409,6 +412,8 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 
 		request.polling = true;
 		const sentAt = performance.now();
+		// A reply to a check sent while waiting may arrive after the grant's notification: it says "waiting".
+		const heldWhenSent = request.state === HELD;
 		let reply: unknown;
 		try {
 			// No timeout: a late answer still confirms the lease as of `sentAt`; the deadline decides when it is too late.
@@ -440,7 +445,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 			return;
 		}
 
-		if (request.state === HELD && status !== 1) {
+		if (heldWhenSent && status !== 1) {
 			// A failover to a replica that missed the grant: Redis would hand the lane to someone else.
 			lose(request, 'Redis no longer records it as granted (a failover that lost writes?)');
 			return;
@@ -496,7 +501,9 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		}
 
 		const sentAt = performance.now();
-		call(enqueue, [request.id, owner, request.spec]).then(
+		const queued = call(enqueue, [request.id, owner, request.spec]);
+		request.queued = queued.catch(ignore);
+		queued.then(
 			reply => {
 				if (request.state !== WAITING) {
 					return;
