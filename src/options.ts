@@ -92,12 +92,14 @@ export type LanesOptions = {
 	*/
 	readonly idempotencyKeys?: boolean | {readonly header?: string} | undefined;
 	/**
-	Follow the server's rate-limit headers (`RateLimit`, `RateLimit-*`, `X-RateLimit-*`) per bucket,
-	slowing down before the quota runs out. `rateLimit` stays a hard ceiling on top. `{probe: true}`
-	also holds the other requests of a bucket the pacer knows nothing about until the first answer
-	shows its quota (one round trip, once), so a batch that starts all at once cannot overrun it.
-	`maxWait` bounds how long a request is held for a used-up quota (longer: `RateLimitError` at once).
-	@default true ({probe: false, maxBuckets: 1000, maxWait: 3_600_000})
+	Follow the server's rate-limit headers (`RateLimit`, `RateLimit-*`, `X-RateLimit-*`) per bucket, so
+	that requests never run into the quota. `rateLimit` stays a hard ceiling on top. `mode: 'burst'`
+	sends what the server says is left at once and waits for its reset only when that is spent;
+	`'spread'` spaces requests evenly over the window instead. `probe` holds the other requests of a
+	bucket the pacer knows nothing about until the first answer shows its quota (one round trip, once
+	per bucket), so a batch that starts all at once cannot overrun it. `maxWait` bounds how long a
+	request is held for a used-up quota (longer: `RateLimitError` at once).
+	@default true ({mode: 'burst', probe: true, maxBuckets: 1000, maxWait: 3_600_000})
 	*/
 	readonly pacing?: boolean | PacerOptions | undefined;
 };
@@ -119,6 +121,13 @@ export type NormalizedOptions = {
 	readonly idempotencyHeader: string | undefined;
 	readonly pacing: PacerOptions | undefined;
 };
+
+/**
+`pacing: true`. Probing costs one round trip per bucket, once; without it a batch that starts at once
+sends everything before the first answer shows the quota, and all over it comes back 429 (README,
+"Rate limits that follow the server", has the measurements).
+*/
+const pacingDefaults: PacerOptions = {mode: 'burst', probe: true, maxBuckets: 1000, maxWait: 3_600_000};
 
 const known = new Set([
 	'keys',
@@ -149,7 +158,7 @@ const nested = {
 	cache: fields<CacheOptions>({maxEntries: true, maxBodyBytes: true}),
 	uncertain: fields<UncertainObject>({policy: true, graceMs: true}),
 	idempotencyKeys: fields<IdempotencyObject>({header: true}),
-	pacing: fields<PacerOptions>({probe: true, maxBuckets: true, maxWait: true}),
+	pacing: fields<PacerOptions>({mode: true, probe: true, maxBuckets: true, maxWait: true}),
 } as const;
 
 function isPlainObject(value: unknown): value is object {
@@ -243,7 +252,7 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 
 	const {cache = false, coalesce = false, supersede = false, idempotencyKeys = false, pacing = true} = options;
 	if (typeof pacing !== 'boolean' && (typeof pacing !== 'object' || pacing === null || Array.isArray(pacing))) {
-		throw invalid('pacing', 'a boolean or `{probe, maxBuckets}`', pacing);
+		throw invalid('pacing', 'a boolean or `{mode, probe, maxBuckets, maxWait}`', pacing);
 	}
 
 	if (typeof cache !== 'boolean' && (typeof cache !== 'object' || cache === null)) {
@@ -281,6 +290,6 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 		uncertain: normalizeUncertain(options.uncertain),
 		supersede: boolean('supersede', supersede),
 		idempotencyHeader,
-		pacing: pacing === true ? {probe: false} : pacing === false ? undefined : {probe: false, ...pacing},
+		pacing: pacing === true ? pacingDefaults : pacing === false ? undefined : {...pacingDefaults, ...pacing},
 	};
 }

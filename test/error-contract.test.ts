@@ -150,7 +150,7 @@ test('lanes.fetch() - a header value the platform refuses is reported without th
 const unknownNested: ReadonlyArray<readonly [LanesOptions, string]> = [
 	[{retry: {limt: 1}} as LanesOptions, 'Unknown option `retry.limt`; known options of `retry`: limit, methods, statusCodes, networkErrors, backoff, maxRetryAfter'],
 	[{retry: {backoff: {bas: 1}}} as LanesOptions, 'Unknown option `retry.backoff.bas`; known options of `retry.backoff`: base, max'],
-	[{pacing: {foo: true}} as LanesOptions, 'Unknown option `pacing.foo`; known options of `pacing`: probe, maxBuckets, maxWait'],
+	[{pacing: {foo: true}} as LanesOptions, 'Unknown option `pacing.foo`; known options of `pacing`: mode, probe, maxBuckets, maxWait'],
 	[{uncertain: {policy: 'settle', grace: 5}} as LanesOptions, 'Unknown option `uncertain.grace`; known options of `uncertain`: policy, graceMs'],
 	[{rateLimit: {limit: 1, interval: 1000, x: 1}} as LanesOptions, 'Unknown option `rateLimit.x`; known options of `rateLimit`: limit, interval'],
 	[{cache: {maxEntry: 5}} as LanesOptions, 'Unknown option `cache.maxEntry`; known options of `cache`: maxEntries, maxBodyBytes'],

@@ -88,8 +88,8 @@ const invalidOptions: Array<[options: unknown, message: string]> = [
 	[{idempotencyKeys: {header: ''}}, 'Expected `idempotencyKeys.header` to be a header name, got `""` (string)'],
 	[{idempotencyKeys: {header: 'idempotency key'}}, 'Expected `idempotencyKeys.header` to be a header name, got `"idempotency key"` (string)'],
 	[{idempotencyKeys: {header: 5}}, 'Expected `idempotencyKeys.header` to be a header name, got `5` (number)'],
-	[{pacing: 'no'}, 'Expected `pacing` to be a boolean or `{probe, maxBuckets}`, got `"no"` (string)'],
-	[{pacing: null}, 'Expected `pacing` to be a boolean or `{probe, maxBuckets}`, got `null` (null)'],
+	[{pacing: 'no'}, 'Expected `pacing` to be a boolean or `{mode, probe, maxBuckets, maxWait}`, got `"no"` (string)'],
+	[{pacing: null}, 'Expected `pacing` to be a boolean or `{mode, probe, maxBuckets, maxWait}`, got `null` (null)'],
 	[{pacing: {maxBuckets: 0}}, 'Expected `pacing.maxBuckets` to be an integer >= 1, got `0` (number)'],
 ];
 

@@ -2,7 +2,7 @@ import {getEventListeners} from 'node:events';
 import fc from 'fast-check';
 import {afterEach, expect, test, vi} from 'vitest';
 import {createLanes, isRateLimitError, RateLimitError} from '../src/index.js';
-import {Pacer} from '../src/occ/pacer.js';
+import {Pacer, type PacingMode, resetMargin} from '../src/occ/pacer.js';
 import {FixedWindowLimiter, rateLimitHeader, resetSeconds} from '../src/testing/rate-limit.js';
 
 const t0 = Date.UTC(2025, 0, 1);
@@ -70,11 +70,11 @@ async function paced(pacer: Pacer | undefined, server: ReturnType<typeof endpoin
 	return response.status;
 }
 
-test('Pacer - acceptance: 90 requests at 30 per minute get no 429 and finish within 5% of the quota bound', async () => {
+test.each<PacingMode>(['burst', 'spread'])('Pacer (%s) - acceptance: 90 requests at 30 per minute get no 429 and finish within 5%% of the quota bound', async mode => {
 	vi.useFakeTimers({now: t0});
 	const latency = 50;
 	const server = endpoint(30, 60_000);
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode});
 	let finished = 0;
 	const done = Promise.all(
 		Array.from({length: 90}, async () => {
@@ -94,10 +94,16 @@ test('Pacer - acceptance: 90 requests at 30 per minute get no 429 and finish wit
 	const bound = 120_000 + latency;
 	expect(finished).toBeGreaterThanOrEqual(bound);
 	expect(finished).toBeLessThanOrEqual(bound * 1.05);
-	// While more requests waited than the window had left, they were spread over it (60 s / 30 = 2 s apart).
 	const gaps = server.log.starts.slice(1, 30).map((start, index) => start - (server.log.starts[index] ?? 0));
-	expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1900);
-	expect(Math.max(...gaps)).toBeLessThanOrEqual(2200);
+	if (mode === 'spread') {
+		// While more requests waited than the window had left, they were spread over it (60 s / 30 = 2 s apart).
+		expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1900);
+		expect(Math.max(...gaps)).toBeLessThanOrEqual(2200);
+	} else {
+		// The first answer told the quota: the other 29 went at once, one round trip later.
+		expect(server.log.starts.slice(0, 30)).toEqual([0, ...Array.from({length: 29}, () => latency)]);
+	}
+
 	expect(vi.getTimerCount()).toBe(0);
 });
 
@@ -156,9 +162,9 @@ test('Pacer - an answer without rate-limit fields frees an unknown bucket for go
 	expect(later.starts).toEqual([200, 200, 200, 200, 200]);
 });
 
-test('Pacer - requests are spread evenly over what is left of the window when more wait than the quota left', async () => {
+test('Pacer (spread) - requests are spread evenly over what is left of the window when more wait than the quota left', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=5, remaining=5, reset=10'));
 	const {starts, done} = waitMany(pacer, 'b', 7);
 	await vi.advanceTimersByTimeAsync(9000);
@@ -176,9 +182,9 @@ test('Pacer - requests are spread evenly over what is left of the window when mo
 	expect(vi.getTimerCount()).toBe(0);
 });
 
-test('Pacer - requests arriving one by one are spaced too, not only queued ones', async () => {
+test('Pacer (spread) - requests arriving one by one are spaced too, not only queued ones', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=3, remaining=3, reset=9'));
 	const starts: number[] = [];
 	for (let index = 0; index < 3; index++) {
@@ -192,9 +198,9 @@ test('Pacer - requests arriving one by one are spaced too, not only queued ones'
 	expect(starts).toEqual([0, 3000, 6000]);
 });
 
-test('Pacer - the requests that waited for a window start at once when they fit in it; later ones are spaced', async () => {
+test('Pacer (spread) - the requests that waited for a window start at once when they fit in it; later ones are spaced', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=4, remaining=0, reset=10'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(10_000);
@@ -210,9 +216,9 @@ test('Pacer - the requests that waited for a window start at once when they fit 
 	expect(Date.now() - t0).toBe(15_000);
 });
 
-test('Pacer - requests in flight count against `remaining` until their answers arrive', async () => {
+test('Pacer (spread) - requests in flight count against `remaining` until their answers arrive', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=2, remaining=2, reset=30'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(16_000);
@@ -228,9 +234,9 @@ test('Pacer - requests in flight count against `remaining` until their answers a
 	expect(starts).toEqual([0, 15_000, 30_000]);
 });
 
-test('Pacer - an answer from earlier in the window does not raise `remaining`', async () => {
+test('Pacer (spread) - an answer from earlier in the window does not raise `remaining`', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=10, remaining=1, reset=60'));
 	vi.advanceTimersByTime(1000);
 	// Sent before the one above, answered after it.
@@ -254,9 +260,9 @@ test('Pacer - an answer from the next window replaces the exhausted one', async 
 	expect(Date.now() - t0).toBe(59_000);
 });
 
-test('Pacer - a late answer from a window that has ended does not hold up the current one', async () => {
+test('Pacer (spread) - a late answer from a window that has ended does not hold up the current one', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=5, remaining=1, reset=10'));
 	vi.advanceTimersByTime(10_000);
 	pacer.observe('b', rateLimit('limit=5, remaining=4, reset=60'));
@@ -269,9 +275,9 @@ test('Pacer - a late answer from a window that has ended does not hold up the cu
 	expect(starts).toEqual([10_000, 25_000]);
 });
 
-test('Pacer - after the reset a new window of `limit` is spread like the first', async () => {
+test('Pacer (spread) - after the reset a new window of `limit` is spread like the first', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=4, remaining=0, reset=8'));
 	const {starts, done} = waitMany(pacer, 'b', 6);
 	await vi.advanceTimersByTimeAsync(15_000);
@@ -286,9 +292,9 @@ test('Pacer - after the reset a new window of `limit` is spread like the first',
 	expect(starts).toEqual([8000, 10_000, 12_000, 14_000, 16_000, 16_000]);
 });
 
-test('Pacer - a request that ends without an answer stays counted, and may have opened the window as late as then', async () => {
+test('Pacer (spread) - a request that ends without an answer stays counted, and may have opened the window as late as then', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=2, remaining=0, reset=8'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(12_000);
@@ -305,9 +311,9 @@ test('Pacer - a request that ends without an answer stays counted, and may have 
 	expect(starts).toEqual([8000, 12_000, 21_000]);
 });
 
-test('Pacer - without a known limit, the first request after the reset asks for the new window', async () => {
+test('Pacer (spread) - without a known limit, the first request after the reset asks for the new window', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', new Headers({'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '10'}));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(10_500);
@@ -322,11 +328,11 @@ test('Pacer - a Retry-After next to the rate-limit fields wins', async () => {
 	const pacer = new Pacer();
 	pacer.observe('b', rateLimit('limit=10, remaining=5, reset=30', {'Retry-After': '5'}));
 	const waiting = pacer.wait('b');
-	await vi.advanceTimersByTimeAsync(4999);
+	await vi.advanceTimersByTimeAsync(4999 + resetMargin);
 	expect(vi.getTimerCount()).toBe(1);
 	await vi.advanceTimersByTimeAsync(1);
 	await waiting;
-	expect(Date.now() - t0).toBe(5000);
+	expect(Date.now() - t0).toBe(5000 + resetMargin);
 
 	// Without rate-limit fields a Retry-After is the limiter's business (it pauses every request), not the pacer's.
 	const alone = new Pacer();
@@ -351,9 +357,9 @@ test('Pacer - aborting a wait rejects with the reason and leaves no timer or lis
 	await expect(pacer.wait('b', AbortSignal.abort(reason))).rejects.toBe(reason);
 });
 
-test('Pacer - a wait that starts removes its abort listener, and an aborted one gives its turn to the next', async () => {
+test('Pacer (spread) - a wait that starts removes its abort listener, and an aborted one gives its turn to the next', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=2, remaining=2, reset=10'));
 	const controllers = [new AbortController(), new AbortController(), new AbortController()];
 	const starts: string[] = [];
@@ -388,9 +394,9 @@ test('Pacer - buckets are bounded: the least recently used idle one is forgotten
 	const a = pacer.wait('a').then(() => started++);
 	const c = pacer.wait('c').then(() => started++);
 	await pacer.wait('b');
-	await vi.advanceTimersByTimeAsync(59_000);
+	await vi.advanceTimersByTimeAsync(59_999 + resetMargin);
 	expect(started).toBe(0);
-	await vi.advanceTimersByTimeAsync(1000);
+	await vi.advanceTimersByTimeAsync(1);
 	await Promise.all([a, c]);
 	expect(started).toBe(2);
 });
@@ -402,11 +408,11 @@ test('Pacer - a bucket with requests waiting is never forgotten', async () => {
 	const waiting = pacer.wait('a');
 	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=60'));
 	expect(pacer.size).toBe(1);
-	await vi.advanceTimersByTimeAsync(59_999);
+	await vi.advanceTimersByTimeAsync(59_999 + resetMargin);
 	expect(vi.getTimerCount()).toBe(1);
 	await vi.advanceTimersByTimeAsync(1);
 	await waiting;
-	expect(Date.now() - t0).toBe(60_000);
+	expect(Date.now() - t0).toBe(60_000 + resetMargin);
 });
 
 test('Pacer - a bucket is forgotten once its window has reset with nothing waiting or in flight', async () => {
@@ -435,9 +441,10 @@ async function simulate(
 	limit: number,
 	windowSeconds: number,
 	requests: ReadonlyArray<{readonly arrival: number; readonly out: number; readonly back: number; readonly lost?: boolean}>,
+	mode: PacingMode = 'burst',
 ) {
 	const limiter = new FixedWindowLimiter(limit, windowSeconds * 1000, () => Date.now());
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode});
 	let tooMany = 0;
 	let settled = 0;
 	const done = Promise.all(
@@ -500,12 +507,12 @@ const arrivals = fc.record({
 	),
 });
 
-test('Pacer - property: whatever the quota, window, latencies and arrivals, no request is refused', async () => {
+test.each<PacingMode>(['burst', 'spread'])('Pacer (%s) - property: whatever the quota, window, latencies and arrivals, no request is refused', {timeout: 60_000}, async mode => {
 	await fc.assert(
 		fc.asyncProperty(arrivals, async ({limit, windowSeconds, requests}) => {
 			vi.useFakeTimers({now: t0});
 			try {
-				expect(await simulate(limit, windowSeconds, requests)).toEqual({tooMany: 0, settled: requests.length});
+				expect(await simulate(limit, windowSeconds, requests, mode)).toEqual({tooMany: 0, settled: requests.length});
 				expect(vi.getTimerCount()).toBe(0);
 			} finally {
 				vi.useRealTimers();
@@ -515,14 +522,14 @@ test('Pacer - property: whatever the quota, window, latencies and arrivals, no r
 	);
 });
 
-test('Pacer - property: answers lost after the server counted them do not make the pacer exceed the quota', async () => {
+test.each<PacingMode>(['burst', 'spread'])('Pacer (%s) - property: answers lost after the server counted them do not make the pacer exceed the quota', {timeout: 60_000}, async mode => {
 	await fc.assert(
 		fc.asyncProperty(arrivals, fc.integer({min: 2, max: 5}), async ({limit, windowSeconds, requests}, every) => {
 			vi.useFakeTimers({now: t0});
 			try {
 				// One burst, so that the first answer (which tells the pacer the quota) is never the lost one.
 				const burst = requests.map((request, index) => ({...request, arrival: 0, lost: index % every === every - 1}));
-				expect(await simulate(limit, windowSeconds, burst)).toEqual({tooMany: 0, settled: burst.length});
+				expect(await simulate(limit, windowSeconds, burst, mode)).toEqual({tooMany: 0, settled: burst.length});
 				expect(vi.getTimerCount()).toBe(0);
 			} finally {
 				vi.useRealTimers();
@@ -637,9 +644,9 @@ test('Pacer - a RateLimit reset 30 days away with no quota left: the waiting req
 	expect(timers.warnings).toEqual([]);
 });
 
-test('Pacer - a long window with quota left is spread over at most `maxWait`, not over the month', async () => {
+test('Pacer (spread) - a long window with quota left is spread over at most `maxWait`, not over the month', async () => {
 	const timers = watchTimers();
-	const pacer = new Pacer();
+	const pacer = new Pacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=1000, remaining=100, reset=2592000'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(hour);
@@ -657,12 +664,12 @@ test('Pacer - `maxWait: false` honours a wait of 30 days in full, with a timer t
 	const pacer = new Pacer({maxWait: false});
 	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=2592000'));
 	const {starts, done} = waitMany(pacer, 'b', 1);
-	await vi.advanceTimersByTimeAsync(2_592_000_000 - 1);
+	await vi.advanceTimersByTimeAsync(2_592_000_000 + resetMargin - 1);
 	expect(starts).toEqual([]);
 	expect(vi.getTimerCount()).toBe(1);
 	await vi.advanceTimersByTimeAsync(1);
 	await done;
-	expect(starts).toEqual([2_592_000_000]);
+	expect(starts).toEqual([2_592_000_000 + resetMargin]);
 	pacer.observe('b', rateLimit('limit=10, remaining=9, reset=60'));
 	expect(vi.getTimerCount()).toBe(0);
 	expect(timers.overflowed()).toEqual([]);
@@ -683,9 +690,9 @@ test('Pacer - `maxWait` is validated; a wait of exactly `maxWait` is held, a lon
 	expect(await refusal(pacer.wait('long'))).toMatchObject({retryAt: t0 + 2000, maxWait: 1000});
 	pacer.observe('short', rateLimit('limit=10, remaining=0, reset=1'));
 	const {starts, done} = waitMany(pacer, 'short', 1);
-	await vi.advanceTimersByTimeAsync(1000);
+	await vi.advanceTimersByTimeAsync(1000 + resetMargin);
 	await done;
-	expect(starts).toEqual([1000]);
+	expect(starts).toEqual([1000 + resetMargin]);
 	pacer.observe('short', rateLimit('limit=10, remaining=9, reset=60'));
 	expect(vi.getTimerCount()).toBe(0);
 });
@@ -715,14 +722,267 @@ test('pacing - after a 429 with Retry-After 1e12 s, later requests to the origin
 
 	await vi.advanceTimersByTimeAsync(hour);
 	expect((await laneFetch('https://api.test/objects/2', {method: 'PUT', body: '2'})).status).toBe(200);
-	// Paced again by the quota the answer announced: 9 left for 60 s.
-	const third = laneFetch('https://api.test/objects/3', {method: 'PUT', body: '3'});
-	await vi.advanceTimersByTimeAsync(6000);
-	expect((await third).status).toBe(200);
-	expect(sent).toEqual([0, hour, hour + 6000]);
+	// Paced again by the quota the answer announced: 9 left, so the next one goes at once.
+	expect((await laneFetch('https://api.test/objects/3', {method: 'PUT', body: '3'})).status).toBe(200);
+	expect(sent).toEqual([0, hour, hour]);
 	await lanes.onIdle();
 	expect(vi.getTimerCount()).toBe(0);
 	expect(timers.overflowed()).toEqual([]);
 	timers.stop();
 	expect(timers.warnings).toEqual([]);
+});
+
+test('Pacer - a bucket spends what is left at once and waits for the reset only when it is spent; then one request asks', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=5, remaining=3, reset=10'));
+	const {starts, done} = waitMany(pacer, 'b', 6);
+	await vi.advanceTimersByTimeAsync(0);
+	expect(starts).toEqual([0, 0, 0]);
+	for (const remaining of [2, 1, 0]) {
+		pacer.observe('b', rateLimit(`limit=5, remaining=${remaining}, reset=10`));
+	}
+
+	await vi.advanceTimersByTimeAsync(10_000 + resetMargin - 1);
+	expect(starts).toEqual([0, 0, 0]);
+	// The reset passed: what it gave back is not assumed, one request asks.
+	await vi.advanceTimersByTimeAsync(1);
+	expect(starts).toEqual([0, 0, 0, 10_020]);
+	await vi.advanceTimersByTimeAsync(100);
+	expect(starts).toEqual([0, 0, 0, 10_020]);
+	pacer.observe('b', rateLimit('limit=5, remaining=4, reset=10'));
+	await done;
+	expect(starts).toEqual([0, 0, 0, 10_020, 10_120, 10_120]);
+	expect(vi.getTimerCount()).toBe(0);
+});
+
+test('Pacer - an answer counts for the requests the server handled before it; every one sent after it counts against it', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=10, remaining=2, reset=30'));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(0);
+	expect(starts).toEqual([0, 0]);
+	// "1 left" after one of the two: the other may come after it, so nothing is left to send.
+	pacer.observe('b', rateLimit('limit=10, remaining=1, reset=30'));
+	await vi.advanceTimersByTimeAsync(1000);
+	expect(starts).toEqual([0, 0]);
+	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=29'));
+	await vi.advanceTimersByTimeAsync(29_000 + resetMargin);
+	await done;
+	expect(starts).toEqual([0, 0, 30_000 + resetMargin]);
+});
+
+test('Pacer - answers in any order never let more start than the server admits', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	const {starts, done} = waitMany(pacer, 'b', 6);
+	await vi.advanceTimersByTimeAsync(0);
+	pacer.observe('b', rateLimit('limit=4, remaining=3, reset=10'));
+	await vi.advanceTimersByTimeAsync(0);
+	expect(starts).toEqual([0, 0, 0, 0]);
+	// The server handled them in the order 2, 1, 0 left; the answers arrive 0, then 2, then 1.
+	for (const remaining of [0, 2, 1]) {
+		pacer.observe('b', rateLimit(`limit=4, remaining=${remaining}, reset=10`));
+		await vi.advanceTimersByTimeAsync(0);
+		expect(starts).toHaveLength(4);
+	}
+
+	await vi.advanceTimersByTimeAsync(10_000 + resetMargin);
+	expect(starts).toHaveLength(5);
+	pacer.observe('b', rateLimit('limit=4, remaining=3, reset=10'));
+	await done;
+	expect(starts).toEqual([0, 0, 0, 0, 10_020, 10_020]);
+});
+
+test('Pacer - a reset that gives back one unit (a sliding window) lets one request through, and the next reset is asked about again', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=3, remaining=0, reset=2'));
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(2000 + resetMargin);
+	expect(starts).toEqual([2020]);
+	// The oldest request left the window; it took that unit, the next one leaves in a second.
+	pacer.observe('b', rateLimit('limit=3, remaining=0, reset=1'));
+	await vi.advanceTimersByTimeAsync(1000 + resetMargin - 1);
+	expect(starts).toEqual([2020]);
+	await vi.advanceTimersByTimeAsync(1);
+	expect(starts).toEqual([2020, 3040]);
+	pacer.observe('b', rateLimit('limit=3, remaining=1, reset=1'));
+	await done;
+	expect(starts).toEqual([2020, 3040, 3040]);
+});
+
+test('Pacer - with the window announced (`w`), a unit is back a window after the answer that spent it, before a reset rounded up', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	const policy = {'RateLimit-Policy': '2;w=2'};
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(100);
+	pacer.observe('b', rateLimit('limit=2, remaining=1, reset=2', policy));
+	await vi.advanceTimersByTimeAsync(200);
+	expect(starts).toEqual([0, 100]);
+	// Its reset rounds 1.8 s up to 2 s: 2300. The first request was handled by 100, so its window
+	// (fixed or sliding) or its token (a bucket refilling 2 per 2 s) is back by 2100.
+	pacer.observe('b', rateLimit('limit=2, remaining=0, reset=2', policy));
+	await vi.advanceTimersByTimeAsync(2100 + resetMargin - 300 - 1);
+	expect(starts).toEqual([0, 100]);
+	await vi.advanceTimersByTimeAsync(1);
+	await done;
+	expect(starts).toEqual([0, 100, 2100 + resetMargin]);
+});
+
+test('Pacer - after the reset, the request that asks waits for those still in flight; an answer from the old window does not hold the new one up', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=5, remaining=1, reset=10'));
+	// A slow request, still in flight at the reset.
+	await pacer.wait('b');
+	const {starts, done} = waitMany(pacer, 'b', 3);
+	await vi.advanceTimersByTimeAsync(10_500);
+	expect(starts).toEqual([]);
+	// Its answer is from the old window ("nothing left, back in a second"): not news about the new one.
+	pacer.observe('b', rateLimit('limit=5, remaining=0, reset=1'));
+	await vi.advanceTimersByTimeAsync(0);
+	expect(starts).toEqual([10_500]);
+	await vi.advanceTimersByTimeAsync(10);
+	pacer.observe('b', rateLimit('limit=5, remaining=4, reset=10'));
+	await done;
+	expect(starts).toEqual([10_500, 10_510, 10_510]);
+});
+
+test('Pacer - the request that asks after the reset ends without an answer: it may have spent what came back, so the bucket waits a window', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=8'));
+	const {starts, done} = waitMany(pacer, 'b', 2);
+	await vi.advanceTimersByTimeAsync(8000 + resetMargin);
+	expect(starts).toEqual([8020]);
+	await vi.advanceTimersByTimeAsync(980);
+	pacer.observe('b', undefined);
+	await vi.advanceTimersByTimeAsync(8000 + resetMargin - 1);
+	expect(starts).toEqual([8020]);
+	await vi.advanceTimersByTimeAsync(1);
+	await done;
+	expect(starts).toEqual([8020, 17_020]);
+});
+
+test('Pacer - "nothing left" wins over what the bucket expected: another client spent the quota', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = new Pacer();
+	pacer.observe('b', rateLimit('limit=10, remaining=5, reset=10'));
+	const {starts, done} = waitMany(pacer, 'b', 4);
+	await vi.advanceTimersByTimeAsync(0);
+	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=10'));
+	await vi.advanceTimersByTimeAsync(0);
+	expect(starts).toHaveLength(4);
+	const more = waitMany(pacer, 'b', 2);
+	for (let index = 0; index < 3; index++) {
+		pacer.observe('b', undefined);
+	}
+
+	await vi.advanceTimersByTimeAsync(10_000 + resetMargin - 1);
+	expect(more.starts).toEqual([]);
+	await vi.advanceTimersByTimeAsync(1);
+	expect(more.starts).toEqual([10_020]);
+	pacer.observe('b', rateLimit('limit=10, remaining=9, reset=10'));
+	await Promise.all([done, more.done]);
+	expect(more.starts).toEqual([10_020, 10_020]);
+});
+
+test('Pacer - `mode` is validated', () => {
+	expect(() => new Pacer({mode: 'even' as PacingMode})).toThrow(new TypeError('Expected `pacing.mode` to be `\'burst\'` or `\'spread\'`, got `"even"` (string)'));
+});
+
+/**
+Limiters as servers run them, on the fake clock; each answers with what it counted and when the
+quota comes back, by one of the meanings servers give `reset`.
+- fixed: a window opens with the first request after the last one ended; `reset` is its end.
+- sliding: at most `limit` in any window; `reset` is when the oldest counted request leaves
+  (`'next'`: one unit comes back) or when the newest does (`'full'`: everything is back).
+- token: a bucket of `limit` refilling `limit` per window; `reset` is when the next token drips
+  (`'next'`) or when the bucket is full (`'full'`).
+*/
+function model(algorithm: 'fixed' | 'sliding' | 'token', limit: number, windowMs: number, reset: 'next' | 'full') {
+	let windowStart = Number.NEGATIVE_INFINITY;
+	let count = 0;
+	const log: number[] = [];
+	let tokens = limit;
+	let dripped = Date.now();
+	return (): {allowed: boolean; remaining: number; resetMs: number} => {
+		const now = Date.now();
+		if (algorithm === 'fixed') {
+			if (now >= windowStart + windowMs) {
+				windowStart = now;
+				count = 0;
+			}
+
+			const allowed = count < limit;
+			count += allowed ? 1 : 0;
+			return {allowed, remaining: limit - count, resetMs: windowStart + windowMs - now};
+		}
+
+		if (algorithm === 'sliding') {
+			while (log.length > 0 && (log[0] ?? now) <= now - windowMs) {
+				log.shift();
+			}
+
+			const allowed = log.length < limit;
+			if (allowed) {
+				log.push(now);
+			}
+
+			const leaving = reset === 'next' ? log[0] : log.at(-1);
+			return {allowed, remaining: limit - log.length, resetMs: leaving === undefined ? 0 : leaving + windowMs - now};
+		}
+
+		tokens = Math.min(limit, tokens + ((now - dripped) * limit) / windowMs);
+		dripped = now;
+		const allowed = tokens >= 1;
+		tokens -= allowed ? 1 : 0;
+		const missing = reset === 'next' ? 1 - (tokens % 1) : limit - tokens;
+		return {allowed, remaining: Math.floor(tokens), resetMs: tokens >= limit ? 0 : (missing * windowMs) / limit};
+	};
+}
+
+test('Pacer - property: against fixed windows, sliding windows and token buckets, whatever `reset` means and whether the window is announced, no request is refused', {timeout: 60_000}, async () => {
+	await fc.assert(
+		fc.asyncProperty(
+			arrivals,
+			fc.constantFrom('fixed' as const, 'sliding' as const, 'token' as const),
+			fc.constantFrom('next' as const, 'full' as const),
+			fc.boolean(),
+			async ({limit, windowSeconds, requests}, algorithm, reset, announced) => {
+				vi.useFakeTimers({now: t0});
+				try {
+					const take = model(algorithm, limit, windowSeconds * 1000, reset);
+					const pacer = new Pacer();
+					let tooMany = 0;
+					const done = Promise.all(
+						requests.map(async ({arrival, out, back}) => {
+							await new Promise(resolve => setTimeout(resolve, arrival));
+							await pacer.wait('endpoint');
+							await new Promise(resolve => setTimeout(resolve, out));
+							const decision = take();
+							tooMany += decision.allowed ? 0 : 1;
+							await new Promise(resolve => setTimeout(resolve, back));
+							const headers = rateLimit(`limit=${limit}, remaining=${decision.remaining}, reset=${Math.ceil(decision.resetMs / 1000)}`);
+							if (announced) {
+								headers.set('RateLimit-Policy', `${limit};w=${windowSeconds}`);
+							}
+
+							pacer.observe('endpoint', headers);
+						}),
+					);
+					await vi.advanceTimersByTimeAsync(20_000 + requests.length * (windowSeconds + 5) * 1000);
+					await done;
+					expect(tooMany).toBe(0);
+					expect(vi.getTimerCount()).toBe(0);
+				} finally {
+					vi.useRealTimers();
+				}
+			},
+		),
+		{numRuns: 300},
+	);
 });
