@@ -136,21 +136,26 @@ export async function startRedis(): Promise<TestRedis> {
 /** A TCP proxy in front of Redis whose traffic can be held back both ways: a network partition for its clients only. */
 export type Partition = {
 	readonly port: number;
-	/** Holds every byte in both directions; connections stay open. */
-	cut(): void;
+	/** Holds every byte in both directions (or only Redis's replies); connections stay open. */
+	cut(direction?: 'both' | 'replies'): void;
 	/** Delivers what was held and lets traffic flow again. */
 	heal(): void;
+	/** Resolves once some traffic is being held back. */
+	holding(): Promise<void>;
 	close(): Promise<void>;
 };
 
 export async function partitionable(redisPort: number): Promise<Partition> {
-	let cut = false;
+	let cut: 'both' | 'replies' | false = false;
 	const held: Array<() => void> = [];
+	let onHold: (() => void) | undefined;
 	const sockets = new Set<Socket>();
-	const forward = (from: Socket, to: Socket) => {
+	const forward = (from: Socket, to: Socket, replies: boolean) => {
 		from.on('data', (chunk: Buffer) => {
-			if (cut) {
+			if (cut === 'both' || (cut === 'replies' && replies)) {
 				held.push(() => to.write(chunk));
+				onHold?.();
+				onHold = undefined;
 			} else {
 				to.write(chunk);
 			}
@@ -162,8 +167,8 @@ export async function partitionable(redisPort: number): Promise<Partition> {
 	const server = createServer(socket => {
 		const upstream = connect(redisPort, '127.0.0.1');
 		sockets.add(socket).add(upstream);
-		forward(socket, upstream);
-		forward(upstream, socket);
+		forward(socket, upstream, false);
+		forward(upstream, socket, true);
 	});
 	await new Promise<void>(resolve => {
 		server.listen(0, '127.0.0.1', resolve);
@@ -171,8 +176,15 @@ export async function partitionable(redisPort: number): Promise<Partition> {
 	const address = server.address();
 	return {
 		port: typeof address === 'object' && address !== null ? address.port : 0,
-		cut() {
-			cut = true;
+		cut(direction = 'both') {
+			cut = direction;
+		},
+		async holding() {
+			if (held.length === 0) {
+				await new Promise<void>(resolve => {
+					onHold = resolve;
+				});
+			}
 		},
 		heal() {
 			cut = false;

@@ -252,6 +252,37 @@ test('through lanes: a lease lost mid-write aborts context.signal, fires an erro
 	}
 });
 
+test('a check that was sent while waiting and answers "waiting" after the grant arrived does not cost the lease', async () => {
+	const prefix = `stale${++spaces}:`;
+	const partition = await partitionable(redis.port);
+	const slowClient = new Redis({port: partition.port, host: '127.0.0.1'});
+	slowClient.on('error', () => undefined);
+	const holder = redisBackend({client: redis.client(), prefix, leaseMs: 900});
+	// Notifications arrive directly; the waiter's own checks go through the partition.
+	const waiter = redisBackend({client: slowClient, subscriber: redis.client(), prefix, leaseMs: 900});
+	try {
+		const held = await holder.acquire(['objects/1'], {kind: 'write'});
+		const waiting = waiter.acquire(['objects/1'], {kind: 'write'});
+		await (await waiter.acquire(['barrier/stale'], {kind: 'write'})).release();
+		partition.cut('replies');
+		// Its next check (every leaseMs / 3) has run in Redis ("waiting"); the answer is held back.
+		await partition.holding();
+		await held.release();
+		const lease = await waiting;
+		partition.heal();
+		// Answered on the same connection after the held one: by then the stale answer was read.
+		await (await waiter.acquire(['barrier/stale-2'], {kind: 'write'})).release();
+		await flush();
+		expect(lease.signal?.aborted).toBe(false);
+		await lease.release();
+	} finally {
+		partition.heal();
+		await Promise.all([holder.close(), waiter.close()]);
+		slowClient.disconnect();
+		await partition.close();
+	}
+});
+
 test('Redis restarted while writes run and wait: the running lease aborts, the waiting ones reject with BackendError, nothing is granted before the old lease is over, and the lanes recover', {timeout: 30_000}, async () => {
 	const own = await startRedis();
 	const prefix = 'restart:';
