@@ -1,3 +1,4 @@
+import {getEventListeners} from 'node:events';
 import {afterEach, describe, expect, test, vi} from 'vitest';
 import {createLanes, isLaneTimeoutError, type Lanes} from '../src/index.js';
 import {deferred, flush} from './helpers.js';
@@ -203,5 +204,29 @@ describe('cancellation storms', {timeout: 30_000}, () => {
 		expect(running.overlaps).toBe(0);
 		expect(order).toEqual([...order].sort((left, right) => left - right));
 		expect(lanes.stats().lanes).toEqual([]);
+	});
+
+	test('.write() - 20k queued writes sharing one signal add one abort listener (no MaxListenersExceededWarning) and all reject when it aborts', async () => {
+		const warnings: Error[] = [];
+		const onWarning = (warning: Error) => warnings.push(warning);
+		process.on('warning', onWarning);
+		try {
+			const lanes = createLanes();
+			const head = await hold(lanes, 'a');
+			const controller = new AbortController();
+			const reason = new Error('batch interrupted');
+			const queued = Array.from({length: 20_000}, (_, index) => lanes.write(index % 2 === 0 ? 'a' : ['a', 'b'], () => 'ran', {signal: controller.signal}).catch((error: unknown) => error));
+			expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+			controller.abort(reason);
+			expect((await Promise.all(queued)).every(outcome => outcome === reason)).toBe(true);
+			expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+			head.release();
+			await lanes.onIdle();
+			expect(lanes.stats().lanes).toEqual([]);
+			await flush();
+			expect(warnings).toEqual([]);
+		} finally {
+			process.off('warning', onWarning);
+		}
 	});
 });

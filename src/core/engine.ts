@@ -193,7 +193,8 @@ class Single extends Operation {
 	resolve!: (value: unknown) => void;
 	reject!: (reason: unknown) => void;
 	timer: TimerHandle | undefined = undefined;
-	onAbort: (() => void) | undefined = undefined;
+	/** It is among its signal's watched operations. */
+	watched = false;
 	lease: Lease | undefined = undefined;
 	/** Set when a distributed backend lost the lease while the task ran. */
 	leaseLost: Error | undefined = undefined;
@@ -361,6 +362,8 @@ export class Engine {
 	#draining = false;
 	#idleWaiters: Array<() => void> = [];
 	#closed = false;
+	/** The queued operations of each signal, behind one abort listener. */
+	readonly #watchers = new WeakMap<AbortSignal, {readonly waiting: Set<Single>; readonly listener: () => void}>();
 	/** Milliseconds are kept relative to this so they stay small integers. */
 	readonly #epoch = clock.now();
 
@@ -871,12 +874,25 @@ export class Engine {
 
 		const {signal} = operation;
 		if (signal) {
-			operation.onAbort = () => {
-				operation.onAbort = undefined;
-				this.#cancel(operation, signal.reason);
-			};
+			// One listener per signal, however many queued operations share it (a batch's one controller).
+			let watcher = this.#watchers.get(signal);
+			if (watcher === undefined) {
+				const waiting = new Set<Single>();
+				const listener = () => {
+					this.#watchers.delete(signal);
+					// Oldest first; each leaves the set as it is cancelled.
+					for (const queued of [...waiting]) {
+						this.#cancel(queued, signal.reason);
+					}
+				};
 
-			signal.addEventListener('abort', operation.onAbort, {once: true});
+				watcher = {waiting, listener};
+				this.#watchers.set(signal, watcher);
+				signal.addEventListener('abort', listener, {once: true});
+			}
+
+			watcher.waiting.add(operation);
+			operation.watched = true;
 		}
 	}
 
@@ -886,9 +902,14 @@ export class Engine {
 			operation.timer = undefined;
 		}
 
-		if (operation.onAbort) {
-			operation.signal!.removeEventListener('abort', operation.onAbort);
-			operation.onAbort = undefined;
+		if (operation.watched) {
+			operation.watched = false;
+			const signal = operation.signal!;
+			const watcher = this.#watchers.get(signal);
+			if (watcher !== undefined && watcher.waiting.delete(operation) && watcher.waiting.size === 0) {
+				signal.removeEventListener('abort', watcher.listener);
+				this.#watchers.delete(signal);
+			}
 		}
 	}
 
@@ -994,7 +1015,14 @@ export class Engine {
 				if (operation.state === CANCELLED) {
 					this.#finish(operation);
 				} else if (operation.state === QUEUED) {
-					this.#start(operation as Single);
+					const {signal} = operation as Single;
+					if (signal?.aborted) {
+						// Its signal aborted while an earlier operation's cancellation released it: it must not start.
+						this.#cancel(operation as Single, signal.reason);
+						this.#finish(operation);
+					} else {
+						this.#start(operation as Single);
+					}
 				}
 			}
 		} finally {
