@@ -906,7 +906,7 @@ export class Engine {
 			operation.watched = false;
 			const signal = operation.signal!;
 			const watcher = this.#watchers.get(signal);
-			if (watcher !== undefined && watcher.waiting.delete(operation) && watcher.waiting.size === 0) {
+			if (watcher?.waiting.delete(operation) && watcher.waiting.size === 0) {
 				signal.removeEventListener('abort', watcher.listener);
 				this.#watchers.delete(signal);
 			}
