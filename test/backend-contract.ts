@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {afterEach, describe, expect, test} from 'vitest';
 import {createLanes, type Lease, type LockBackend} from '../src/index.js';
 import {deferred, flush, track} from './helpers.js';
@@ -31,6 +32,16 @@ async function settled(backend: Backend): Promise<void> {
 }
 
 type Log = string[];
+
+/** Whether two requests may not hold at once: a write among them, and a key of one equal to, above or below a key of the other. */
+function conflict(a: {keys: readonly string[]; kind: string}, b: {keys: readonly string[]; kind: string}): boolean {
+	if (a.kind === 'read' && b.kind === 'read') {
+		return false;
+	}
+
+	const related = (x: string, y: string) => x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+	return a.keys.some(x => b.keys.some(y => related(x, y)));
+}
 
 /** Acquires and logs `grant:<name>` with the token once granted. */
 function take(log: Log, backend: Backend, name: string, keys: readonly string[], kind: 'read' | 'write' = 'write', signal?: AbortSignal) {
@@ -224,6 +235,49 @@ export function backendContract(name: string, target: ContractTarget): void {
 				}),
 			);
 			expect(overlaps).toEqual([]);
+		});
+
+		test('acquire() - random tree keys, multi-key sets and reads from several peers: conflicting holds never overlap, and one peer\'s conflicting requests are granted in its call order (property)', async () => {
+			const peers = await target.peers(3);
+			const keyArbitrary = fc.constantFrom('o', 'o/1', 'o/1/b/1', 'o/1/b/2', 'o/2', 'p');
+			const request = fc.record({
+				peer: fc.integer({min: 0, max: peers.length - 1}),
+				keys: fc.uniqueArray(keyArbitrary, {minLength: 1, maxLength: 2}),
+				kind: fc.constantFrom<'read' | 'write'>('read', 'write', 'write'),
+			});
+			await fc.assert(
+				fc.asyncProperty(fc.array(request, {minLength: 2, maxLength: 10}), async requests => {
+					const active = new Set<number>();
+					const violations: string[] = [];
+					const granted: number[] = [];
+					await Promise.all(
+						requests.map(async (item, index) => {
+							const lease = await peers[item.peer]!.acquire(item.keys, {kind: item.kind});
+							for (const other of active) {
+								if (conflict(item, requests[other]!)) {
+									violations.push(`${index} overlaps ${other}`);
+								}
+							}
+
+							active.add(index);
+							granted.push(index);
+							await flush();
+							active.delete(index);
+							await lease.release();
+						}),
+					);
+					for (const [position, index] of granted.entries()) {
+						for (const later of granted.slice(position + 1)) {
+							if (later < index && requests[later]!.peer === requests[index]!.peer && conflict(requests[later]!, requests[index]!)) {
+								violations.push(`${later} (asked first) granted after ${index}`);
+							}
+						}
+					}
+
+					expect(violations).toEqual([]);
+				}),
+				{numRuns: 20},
+			);
 		});
 
 		test('release() - is idempotent and never releases the next holder', async () => {
