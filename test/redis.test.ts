@@ -81,6 +81,24 @@ test('redisBackend() - once the lanes are idle, Redis keeps no per-key state: on
 	expect(left.seq).toBeLessThanOrEqual(3 * leaseMs);
 });
 
+test('close() - a pending acquire rejects with BackendError, a held lease aborts and is released, and nothing more is granted', async () => {
+	const prefix = `close${++spaces}:`;
+	const [closing, other] = [0, 1].map(() => redisBackend({client: redis.client(), prefix, leaseMs}));
+	try {
+		const held = await closing!.acquire(['objects/1'], {kind: 'write'});
+		const pending = closing!.acquire(['objects/1'], {kind: 'write'}).catch((error: unknown) => error);
+		const next = other!.acquire(['objects/1'], {kind: 'write'});
+		await closing!.close();
+		expect(isBackendError(await pending)).toBe(true);
+		expect(held.signal?.aborted).toBe(true);
+		// The held lease went back to Redis: the other backend's request gets the lane.
+		await (await next).release();
+		expect(isBackendError(await closing!.acquire(['objects/2'], {kind: 'write'}).catch((error: unknown) => error))).toBe(true);
+	} finally {
+		await other!.close();
+	}
+});
+
 // --- Hand-off ---------------------------------------------------------------------------------
 
 test('a waiter is woken by the release itself, not by its own checks (those come only every leaseMs / 3 = 200 s here)', async () => {
