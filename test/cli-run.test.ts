@@ -226,9 +226,9 @@ async function journalEntries(path: string): Promise<string[]> {
 
 const common = (url: string) => ['--base-url', url, '--token-env', tokenVariable, '--preset', 'capacities'];
 
-test('writelane run - 600 operations over 30 objects reach the state of a sequential run, each sent once, the token never printed', async () => {
-	const api = await target(30);
-	const ops = operations(api.server.objectIds, 600);
+test('writelane run - 400 operations over 20 objects reach the state of a sequential run, each sent once, the token never printed', async () => {
+	const api = await target(20);
+	const ops = operations(api.server.objectIds, 400);
 	const path = await file('state.ndjson', ops);
 	const journal = join(directory, 'state.journal');
 
@@ -237,28 +237,28 @@ test('writelane run - 600 operations over 30 objects reach the state of a sequen
 	expect(result.stderr).toBe('');
 	expect(result.code).toBe(0);
 	const lines = jsonLines(result.stdout);
-	expect(lines[0]).toMatchObject({type: 'plan', operations: 600, lanes: 30});
-	expect(lines.filter(line => line.type === 'operation')).toHaveLength(600);
-	expect(summaryOf(result.stdout)).toMatchObject({operations: 600, done: 600, failed: 0, skipped: 0, requests: 600, lanes: 30});
+	expect(lines[0]).toMatchObject({type: 'plan', operations: 400, lanes: 20});
+	expect(lines.filter(line => line.type === 'operation')).toHaveLength(400);
+	expect(summaryOf(result.stdout)).toMatchObject({operations: 400, done: 400, failed: 0, skipped: 0, requests: 400, lanes: 20});
 	expect(api.server.report().overlaps).toBe(0);
 	expect([...api.counts.values()].every(count => count === 1)).toBe(true);
-	expect(api.counts.size).toBe(600);
-	expect(state(api.server)).toEqual(await sequentialState(30, ops));
+	expect(api.counts.size).toBe(400);
+	expect(state(api.server)).toEqual(await sequentialState(20, ops));
 	expect(result.stdout + result.stderr).not.toContain(api.server.token);
 	expect(await readFile(journal, 'utf8')).not.toContain(api.server.token);
-	expect(await journalEntries(journal)).toHaveLength(600);
+	expect(await journalEntries(journal)).toHaveLength(400);
 }, 120_000);
 
 for (const signal of ['SIGKILL', 'SIGINT'] as const) {
 	test(`writelane run - killed with ${signal} mid-run and run again with its journal: no acknowledged write is sent twice, the state matches`, async () => {
-		const api = await target(10, [2, 4]);
-		const ops = operations(api.server.objectIds, 300, true);
+		const api = await target(8, [2, 4]);
+		const ops = operations(api.server.objectIds, 240, true);
 		const path = await file(`kill-${signal}.ndjson`, ops);
 		const journal = join(directory, `kill-${signal}.journal`);
 		const args = [path, ...common(api.url), '--concurrency', '8', '--journal', journal];
 
 		const first = start(args, api.server.token);
-		await api.after(100);
+		await api.after(80);
 		first.child.kill(signal);
 		const stopped = await first.done;
 		const acknowledged = await journalEntries(journal);
@@ -274,18 +274,18 @@ for (const signal of ['SIGKILL', 'SIGINT'] as const) {
 		}
 
 		expect(acknowledged.length).toBeGreaterThan(0);
-		expect(acknowledged.length).toBeLessThan(300);
+		expect(acknowledged.length).toBeLessThan(240);
 
 		const second = await run(args, api.server.token);
 		expect(second.stderr).toBe('');
 		expect(second.code).toBe(0);
-		expect(summaryOf(second.stdout)).toMatchObject({resumed: acknowledged.length, done: 300 - acknowledged.length, failed: 0});
+		expect(summaryOf(second.stdout)).toMatchObject({resumed: acknowledged.length, done: 240 - acknowledged.length, failed: 0});
 		for (const entry of acknowledged) {
 			expect(api.counts.get(entry.replace(/^id:/, ''))).toBe(1);
 		}
 
 		// Every operation arrived; only ones in flight at a SIGKILL (unacknowledged) may have arrived twice.
-		expect(api.counts.size).toBe(300);
+		expect(api.counts.size).toBe(240);
 		const twice = [...api.counts].filter(([, count]) => count > 1).map(([tag]) => tag);
 		expect(twice.every(tag => sentBefore.has(tag) && !acknowledged.includes(`id:${tag}`))).toBe(true);
 		if (signal === 'SIGINT') {
@@ -293,7 +293,7 @@ for (const signal of ['SIGKILL', 'SIGINT'] as const) {
 		}
 
 		expect(api.server.report().overlaps).toBe(0);
-		expect(state(api.server)).toEqual(await sequentialState(10, ops));
+		expect(state(api.server)).toEqual(await sequentialState(8, ops));
 	}, 120_000);
 }
 
@@ -376,20 +376,20 @@ test('writelane run --dry-run - prints the plan (lanes, longest lane, critical p
 }, 30_000);
 
 test('writelane run --shard - two shards together send every operation exactly once and reach the sequential state', async () => {
-	const api = await target(20);
-	const ops = operations(api.server.objectIds, 200);
+	const api = await target(16);
+	const ops = operations(api.server.objectIds, 160);
 	const path = await file('shard.ndjson', ops);
 	const [zero, one] = await Promise.all([run([path, ...common(api.url), '--shard', '0/2'], api.server.token), run([path, ...common(api.url), '--shard', '1/2'], api.server.token)]);
 
 	expect(zero.stderr + one.stderr).toBe('');
 	expect([zero.code, one.code]).toEqual([0, 0]);
 	const done = [summaryOf(zero.stdout).done, summaryOf(one.stdout).done] as number[];
-	expect(done[0]! + done[1]!).toBe(200);
+	expect(done[0]! + done[1]!).toBe(160);
 	expect(done.every(count => count > 0)).toBe(true);
-	expect(api.counts.size).toBe(200);
+	expect(api.counts.size).toBe(160);
 	expect([...api.counts.values()].every(count => count === 1)).toBe(true);
 	expect(api.server.report().overlaps).toBe(0);
-	expect(state(api.server)).toEqual(await sequentialState(20, ops));
+	expect(state(api.server)).toEqual(await sequentialState(16, ops));
 
 	// A lane and a lane below it on different shards could run at once: refused.
 	const nested = await file('nested.ndjson', [
@@ -463,7 +463,7 @@ test.skipIf(!hasRedis)('writelane run --redis - two processes running different 
 	/** Appends tagged `<prefix><n>` to the first three objects; the first operation goes to a fourth object only this file uses. */
 	const appends = (ids: readonly string[], prefix: string, own: string) => [
 		{id: `${prefix}0`, method: 'POST', path: '/blocks/append', headers: {'x-op': `${prefix}0`}, body: {id: own, blocks: [{type: 'TextBlock', tokens: [{type: 'TextToken', text: `${prefix}0`, style: {}}]}]}},
-		...Array.from({length: 60}, (_, index) => {
+		...Array.from({length: 45}, (_, index) => {
 			const tag = `${prefix}${index + 1}`;
 			return {id: tag, method: 'POST', path: '/blocks/append', headers: {'x-op': tag}, body: {id: ids[index % 3], blocks: [{type: 'TextBlock', tokens: [{type: 'TextToken', text: tag, style: {}}]}]}};
 		}),
@@ -489,7 +489,7 @@ test.skipIf(!hasRedis)('writelane run --redis - two processes running different 
 	for (const id of ids.slice(0, 3)) {
 		const seen = texts(api.server, id);
 		// Every append arrived once; each process's appends kept their file order.
-		expect(seen).toHaveLength(40);
+		expect(seen).toHaveLength(30);
 		for (const prefix of ['a', 'b']) {
 			const mine = seen.filter(text => text.startsWith(prefix)).map(text => Number(text.slice(1)));
 			expect(mine).toEqual([...mine].sort((x, y) => x - y));

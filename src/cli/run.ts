@@ -4,7 +4,7 @@ import {createInterface} from 'node:readline';
 import {type FileJournal, openFileJournal} from '../batch/file-journal.js';
 import {type PreparedOperation, prepareOperation, requestInit, shownUrl} from '../batch/operation.js';
 import {type BatchPlan, crossShardConflict, Planner, shardOf} from '../batch/plan.js';
-import {type BatchOperation, type BatchResult, type BatchSummary, capacities, createLanes, type Lanes, type LanesOptions, type LockBackend, runBatch} from '../index.js';
+import {type BatchOperation, type BatchResult, type BatchSummary, capacities, createLanes, type Lanes, type LanesOptions, type LockBackend, type Preset, runBatch} from '../index.js';
 import {type CliIo, commandOptions, exitCodes, helpText, parseCommandLine, parseInteger, parseRate, UsageError, usage} from './args.js';
 import {createStyle, formatCount, formatMs, formatPercent, renderTable, type Style} from './table.js';
 
@@ -505,13 +505,10 @@ async function redisBackendFor({url, leaseMs}: NonNullable<RunOptions['redis']>)
 	};
 }
 
-async function execute(options: RunOptions, io: CliIo): Promise<number> {
+async function execute(options: RunOptions, io: CliIo, planning: Lanes, keys: (() => Preset) | undefined): Promise<number> {
 	const style = createStyle(io.color === true);
 	const structured = options.json || io.tty !== true;
-	const keys = options.preset === 'capacities' ? capacities : undefined;
 	const limits: LanesOptions = {concurrency: options.concurrency, rateLimit: options.rateLimit ?? false};
-	// Keys are planned once, by an instance that sends nothing: the run takes exactly the planned lanes (and shards).
-	const planning = createLanes({keys: keys?.()});
 	let validation: Validation;
 	try {
 		validation = await validate(options, planning, io.signal);
@@ -634,5 +631,12 @@ export async function runRun(args: readonly string[], io: CliIo): Promise<number
 		return options;
 	}
 
-	return execute(options, io);
+	const keys = options.preset === 'capacities' ? capacities : undefined;
+	// Keys are planned once, by an instance that sends nothing: the run takes exactly the planned lanes (and shards).
+	const planning = createLanes({keys: keys?.()});
+	try {
+		return await execute(options, io, planning, keys);
+	} finally {
+		await planning.close();
+	}
 }
