@@ -13,8 +13,8 @@ export type PacerOptions = {
 	How a bucket spends the quota the server announces.
 
 	`'burst'`: send up to `remaining` at once (less the requests in flight, which the server has not
-	counted yet) and wait only when that is spent, until the announced reset plus a margin of
-	`resetMargin` (20 ms); then one request asks for the new window and the others follow its answer.
+	counted yet) and wait only when that is spent, until the announced reset plus a margin of 20 ms;
+	then one request asks what the reset gave back and the others follow its answer.
 	A batch ends within a few round trips per window of the quota bound, whatever algorithm the
 	server runs (fixed or sliding window, token bucket), since it never assumes what a reset gives back.
 
