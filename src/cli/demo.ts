@@ -1,4 +1,4 @@
-import {capacities, createLanes} from '../index.js';
+import {capacities, createLanes, type LanesOptions} from '../index.js';
 import {type LwwBlock, type LwwLogEntry, type LwwServer, startLwwServer} from '../testing/index.js';
 import {
 	type CliIo,
@@ -165,7 +165,7 @@ through one writelane instance (`capacities()` keys, `update()` for the read-mod
 export async function runWorkload(
 	server: LwwServer,
 	plan: readonly PlannedEdit[][],
-	options: {readonly guarded: boolean; readonly concurrency?: number | false; readonly signal?: AbortSignal | undefined},
+	options: {readonly guarded: boolean; readonly concurrency?: number | false; readonly signal?: AbortSignal | undefined; readonly pacing?: LanesOptions['pacing']},
 ): Promise<RunResult> {
 	const {signal} = options;
 	const ids = server.objectIds;
@@ -173,7 +173,7 @@ export async function runWorkload(
 	const headers = {authorization: `Bearer ${server.token}`, 'content-type': 'application/json'};
 	const concurrency = options.concurrency ?? false;
 	const lanes = options.guarded
-		? createLanes({keys: capacities(), ...(concurrency === false ? {} : {concurrency})})
+		? createLanes({keys: capacities(), ...(concurrency === false ? {} : {concurrency}), ...(options.pacing !== undefined && {pacing: options.pacing})})
 		: undefined;
 	const counterBody = (id: string, current: unknown) => ({id, properties: {counter: {type: 'number', number: counterOf(current) + 1}}});
 	const client: Client = lanes
