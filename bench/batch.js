@@ -14,6 +14,7 @@ import {loadavg, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {isDeepStrictEqual, parseArgs} from 'node:util';
+import {loadDist} from './common.js';
 
 const {values} = parseArgs({
 	options: {
@@ -27,13 +28,7 @@ const {values} = parseArgs({
 });
 
 const cli = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
-let testing;
-try {
-	testing = await import('../dist/testing/index.js');
-} catch {
-	console.error('dist/ is missing: run `npm run build` first.');
-	process.exit(1);
-}
+const testing = await loadDist('testing/index.js', {script: 'npm run bench'});
 
 const count = Number(values.ops);
 const objects = Number(values.objects);

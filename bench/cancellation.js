@@ -9,18 +9,11 @@
 
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
+import {loadDist} from './common.js';
 
 const {values} = parseArgs({options: {quick: {type: 'boolean'}}});
 
-let lanesModule;
-try {
-	lanesModule = await import('../dist/index.js');
-} catch {
-	console.error('dist/index.js is missing: run `npm run build` first (`npm run bench` does).');
-	process.exit(1);
-}
-
-const {createLanes} = lanesModule;
+const {createLanes} = await loadDist();
 const depth = values.quick ? 10_000 : 50_000;
 const treeDepth = values.quick ? 5000 : 20_000;
 const reason = new Error('gave up');

@@ -18,6 +18,7 @@
 import {loadavg} from 'node:os';
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
+import {loadDist} from './common.js';
 import ky from 'ky';
 import {algorithms, generations, startLimiterServer} from './limiter-server.js';
 
@@ -34,15 +35,7 @@ const {values} = parseArgs({
 	},
 });
 
-let lanesModule;
-try {
-	lanesModule = await import('../dist/index.js');
-} catch {
-	console.error('dist/index.js is missing: run `npm run build` first (`npm run bench:pacing` does).');
-	process.exit(1);
-}
-
-const {capacities, createLanes} = lanesModule;
+const {capacities, createLanes} = await loadDist('index.js', {script: 'npm run bench:pacing'});
 
 const integer = (value, fallback) => (value === undefined ? fallback : Number.parseInt(value, 10));
 const limit = integer(values.limit, 10);

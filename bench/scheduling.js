@@ -7,30 +7,11 @@
 
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
+import {loadDist, seeded as random} from './common.js';
 
 const {values} = parseArgs({options: {quick: {type: 'boolean'}, check: {type: 'boolean'}, seed: {type: 'string'}}});
 
-let lanesModule;
-try {
-	lanesModule = await import('../dist/index.js');
-} catch {
-	console.error('dist/index.js is missing: run `npm run build` first (`npm run bench` does).');
-	process.exit(1);
-}
-
-const {createLanes} = lanesModule;
-
-/** Mulberry32: the same plan for the same seed. */
-function random(seed) {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d_2b_79_f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
+const {createLanes} = await loadDist();
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 

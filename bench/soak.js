@@ -8,6 +8,7 @@ import {parseArgs} from 'node:util';
 import {getHeapSpaceStatistics} from 'node:v8';
 import {capacities, createLanes} from '../dist/index.js';
 import {ACKED, ANSWERED, APPEND, kindNames, Ledger, marker, READ, REJECTED, UPDATE, WRITE} from './soak-ledger.js';
+import {seeded} from './common.js';
 
 const help = `Usage
   npm run soak -- [options]
@@ -94,19 +95,7 @@ const serverFaultRate = (config.faultRate * serverKinds.length) / (serverKinds.l
 const callerTimeoutRate = config.faultRate / (serverKinds.length + 1);
 const hot = Math.max(1, Math.round(config.resources / 10));
 
-/** mulberry32: a small seeded generator, so the mix of operations repeats with the seed. */
-function generator(seed) {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d_2b_79_f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-	};
-}
-
-const random = generator(config.seed);
+const random = seeded(config.seed);
 
 function pick() {
 	const resource = random() < 0.5 ? Math.floor(random() * hot) : Math.floor(random() * config.resources);
