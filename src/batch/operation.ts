@@ -1,5 +1,6 @@
 import {describe} from '../core/describe.js';
 import {canonicalKeys} from '../core/key.js';
+import {shownUrl} from '../keys/normalize.js';
 
 /**
 One operation of a batch, as the input gives it (one NDJSON line parses to one). Either `url` (absolute)
@@ -53,22 +54,6 @@ const fieldNames = ['id', 'method', 'url', 'path', 'headers', 'body', 'key'];
 const token = /^[!#$%&'*+.^`|~\w-]+$/;
 const standardMethods = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
 const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
-
-/**
-What an error may show of a URL: no user info and no query or fragment, where tokens and
-signatures travel.
-*/
-export function shownUrl(value: string): string {
-	let shown = value;
-	const at = shown.lastIndexOf('@');
-	if (at !== -1) {
-		const scheme = /^[a-z][a-z\d+.-]*:[/\\]+/i.exec(shown);
-		shown = (scheme?.[0] ?? '') + shown.slice(at + 1);
-	}
-
-	const end = shown.search(/[?#]/);
-	return end === -1 ? shown : shown.slice(0, end);
-}
 
 /** Where an operation came from, for messages: `operations[3].` (runBatch) or `''` (the CLI, which names the line). */
 type Where = string;

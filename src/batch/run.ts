@@ -26,7 +26,8 @@ import {classify} from '../keys/classify.js';
 import type {OperationKind} from '../keys/types.js';
 import type {Lanes} from '../lanes.js';
 import {type BatchJournal, isJournal} from './journal.js';
-import {type BatchOperation, journalEntry, type PreparedOperation, prepareOperation, requestInit, shownUrl} from './operation.js';
+import {shownUrl} from '../keys/normalize.js';
+import {type BatchOperation, journalEntry, type PreparedOperation, prepareOperation, requestInit} from './operation.js';
 
 /** Options of `runBatch()`. */
 export type BatchOptions = {
@@ -200,7 +201,7 @@ function normalize(options: BatchOptions): Settings {
 	if (baseUrl !== undefined) {
 		base = typeof baseUrl === 'string' && URL.canParse(baseUrl) ? new URL(baseUrl) : baseUrl instanceof URL ? new URL(baseUrl.href) : undefined;
 		if (base === undefined || (base.protocol !== 'http:' && base.protocol !== 'https:') || base.username !== '' || base.password !== '') {
-			throw invalid('baseUrl', 'an absolute http(s) URL without user name or password', typeof baseUrl === 'string' ? shownUrl(baseUrl) : baseUrl);
+			throw invalid('baseUrl', 'an absolute http(s) URL without user name or password', shownUrl(baseUrl));
 		}
 	}
 

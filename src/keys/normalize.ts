@@ -146,6 +146,8 @@ function redact(value: string): string {
 }
 
 /** What a message may show of a URL (see `redact()`); other values are returned as they are. */
+export function shownUrl(value: string): string;
+export function shownUrl(value: unknown): unknown;
 export function shownUrl(value: unknown): unknown {
 	if (typeof value === 'string') {
 		return redact(value);
