@@ -73,9 +73,8 @@ export type LanesOptions = {
 	readonly coalesce?: boolean | undefined;
 	/**
 	What the lane does after a write failed in transit, or was aborted or timed out by its caller after
-	it was sent, and may still be applied: `'settle'` (hold the
-	lane `graceMs` longer), `'verify'` (re-read it), `'fail'` (reject the key's queued writes). The
-	caller gets an `UncertainOutcomeError`.
+	it was sent, and may still be applied: `'settle'` (hold the lane `graceMs` longer), `'verify'`
+	(re-read it), `'fail'` (reject the key's queued writes). The caller gets an `UncertainOutcomeError`.
 	@default {policy: 'settle', graceMs: 1000}
 	*/
 	readonly uncertain?: UncertainOptions | undefined;
