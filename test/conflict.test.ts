@@ -64,6 +64,19 @@ test('etag() spread with a body-field `versioning` - a 409 to a stale version is
 	expect(server.log.filter(line => line.startsWith('PUT')).map(line => JSON.parse(line.slice(line.indexOf('{'))).version)).toEqual([1, 2]);
 });
 
+test.each([Number.NaN, Number.POSITIVE_INFINITY, -1])('update() - a conflictBackoff() that returns %s fails with a precise TypeError instead of waiting forever or not at all', async delay => {
+	const server = await accountServer((account, writes) => {
+		if (writes === 1) {
+			account.version++;
+		}
+	});
+	const lanes = createLanes({keys: accounts});
+	await expect(lanes.update<Account>(`${server.url}/accounts/1`, account => ({...account, balance: 1}), {method: 'PUT', conflictBackoff: () => delay})).rejects.toThrow(
+		new TypeError(`Expected \`conflictBackoff()\` to be a finite number of milliseconds >= 0, got \`${delay}\` (number)`),
+	);
+	expect(server.log.filter(line => line.startsWith('PUT'))).toHaveLength(1);
+});
+
 test('etag() - a 409 is a conflict, as its TSDoc promises; 428 and 400 are not', () => {
 	const {isConflict} = etag();
 	expect([409, 412, 428, 400].map(status => isConflict?.(status, undefined))).toEqual([true, true, false, false]);

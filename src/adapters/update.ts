@@ -257,8 +257,8 @@ export async function update<T, W = T>(
 			}
 
 			const delayMs = conflictBackoff(attempt, {roundTripMs, previousDelayMs});
-			if (typeof delayMs !== 'number' || !(delayMs >= 0)) {
-				throw invalid('conflictBackoff()', 'to return a number >= 0', delayMs);
+			if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+				throw invalid('conflictBackoff()', 'a finite number of milliseconds >= 0', delayMs);
 			}
 
 			if (deps.emitter.active) {
