@@ -1,35 +1,16 @@
-import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {fileURLToPath} from 'node:url';
 import {test} from 'vitest';
+import {type NodeRun, runNode} from './process-helpers.js';
 
 // Every example runs as its users would run it, `node examples/<name>.mjs` after a build: the
 // package resolves itself by name through its `exports` map, so dist/ must exist.
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const built = ['dist/index.js', 'dist/testing/index.js'].every(file => existsSync(new URL(`../${file}`, import.meta.url)));
 
-type Run = {readonly code: number | null; readonly stdout: string; readonly stderr: string};
-
-function runExample(file: string): Promise<Run> {
+function runExample(file: string): Promise<NodeRun> {
 	// Each example starts its own reference server unless these point it elsewhere.
 	const {WRITELANE_BASE_URL: _url, WRITELANE_TOKEN: _token, ...env} = process.env;
-	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, [`examples/${file}`], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-			stdout += chunk;
-		});
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-			stderr += chunk;
-		});
-		child.on('error', reject);
-		// The process must end on its own: an example that leaves a server or a timer behind times out here.
-		child.on('close', code => {
-			resolve({code, stdout, stderr});
-		});
-	});
+	return runNode([`examples/${file}`], env);
 }
 
 /** Each example and the lines its output must contain. */

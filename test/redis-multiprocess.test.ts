@@ -1,9 +1,8 @@
 // Many processes through Redis lanes: the lost-update proof, a crash, the example. A file of its own
 // so that it runs beside test/redis.test.ts; it starts its own redis-server.
-import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, expect, test} from 'vitest';
+import {runNode} from './process-helpers.js';
 import {redisBackend} from '../src/redis.js';
 import {type LwwServer, startLwwServer} from '../src/testing/index.js';
 import {bundleWorker, Worker, type WorkerMessage} from './redis-processes.js';
@@ -174,21 +173,7 @@ test('examples/redis-workers.mjs - exits 0 on its own and prints lost=0, overlap
 	const warm = redisBackend({client: redis.client(), prefix: 'example:'});
 	await (await warm.acquire(['warm-up'], {kind: 'write'})).release();
 	await warm.close();
-	const child = spawn(process.execPath, ['examples/redis-workers.mjs'], {
-		cwd: fileURLToPath(new URL('..', import.meta.url)),
-		env: {...process.env, REDIS_URL: `redis://127.0.0.1:${redis.port}`},
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	let output = '';
-	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-		output += chunk;
-	});
-	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-		output += chunk;
-	});
-	const code = await new Promise(resolve => {
-		child.on('close', resolve);
-	});
+	const {code, output} = await runNode(['examples/redis-workers.mjs'], {...process.env, REDIS_URL: `redis://127.0.0.1:${redis.port}`});
 	expect(code, output).toBe(0);
 	expect(output).toMatch(/^redis-workers: 3 processes x 30 increments on 5 objects, lost=0, overlaps=0$/m);
 });

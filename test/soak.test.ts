@@ -1,14 +1,12 @@
-import {spawn} from 'node:child_process';
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {expect, test} from 'vitest';
+import {root, runNode} from './process-helpers.js';
 
 // The soak of `npm run soak` (bench/soak.js), shortened: the same script on the built dist/, in its
 // own process with --expose-gc and --unhandled-rejections=strict, with smaller numbers.
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const built = ['dist/index.js', 'dist/testing/index.js'].every(file => existsSync(join(root, file)));
 
 type Soak = {
@@ -38,25 +36,10 @@ type Run = {readonly code: number | null; readonly output: string; readonly soak
 function runSoak(args: readonly string[]): Promise<Run> {
 	const directory = mkdtempSync(join(tmpdir(), 'writelane-soak-'));
 	const json = join(directory, 'soak.json');
-	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, ['--expose-gc', '--unhandled-rejections=strict', 'bench/soak.js', ...args, '--json', json], {
-			cwd: root,
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
-		let output = '';
-		child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-			output += chunk;
-		});
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-			output += chunk;
-		});
-		child.on('error', reject);
-		// It must end on its own: a timer, socket or server process left behind would time the test out.
-		child.on('close', code => {
-			const soak = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as Soak) : undefined;
-			rmSync(directory, {recursive: true, force: true});
-			resolve({code, output, soak});
-		});
+	return runNode(['--expose-gc', '--unhandled-rejections=strict', 'bench/soak.js', ...args, '--json', json]).then(({code, output}) => {
+		const soak = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as Soak) : undefined;
+		rmSync(directory, {recursive: true, force: true});
+		return {code, output, soak};
 	});
 }
 
@@ -113,14 +96,7 @@ test('soak (shortened) - the same kind of run with plain fetch fails the checks:
 
 test('soak - refuses to run without --expose-gc and --unhandled-rejections=strict', async ({skip}) => {
 	skip(!built, 'dist/ is missing: run `npm run build` first (`npm test` does)');
-	const child = spawn(process.execPath, ['bench/soak.js', '--operations', '10'], {cwd: root, stdio: ['ignore', 'pipe', 'pipe']});
-	let stderr = '';
-	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-		stderr += chunk;
-	});
-	const code = await new Promise(resolve => {
-		child.on('close', resolve);
-	});
+	const {code, stderr} = await runNode(['bench/soak.js', '--operations', '10']);
 	expect(code).toBe(2);
 	expect(stderr).toContain('Run the soak with `node --expose-gc --unhandled-rejections=strict`');
 });
