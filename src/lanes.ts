@@ -4,7 +4,7 @@ import type {FetchLike, HttpDeps} from './adapters/http.js';
 import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
 import {type Mutate, type UpdateOptions, type UpdateResult, update} from './adapters/update.js';
 import {memoryBackend} from './backends/memory.js';
-import {invalid} from './core/describe.js';
+import {invalid} from './errors/describe.js';
 import {Engine, type LaneContext, type OperationOptions, type Stats} from './core/engine.js';
 import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.js';
 import {Limiter} from './core/limiter.js';

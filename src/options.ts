@@ -1,6 +1,6 @@
 import type {KeysOption} from './keys/types.js';
 import type {LockBackend} from './core/backend.js';
-import {fields, invalid, rejectUnknown} from './core/describe.js';
+import {fields, invalid, rejectUnknown} from './errors/describe.js';
 import type {RateLimit} from './core/limiter.js';
 import {normalizeRetry, type RetryOptions, type RetryPolicy} from './core/retry.js';
 import type {CacheOptions} from './occ/etag-cache.js';

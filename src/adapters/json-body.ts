@@ -1,4 +1,4 @@
-import {describe} from '../core/describe.js';
+import {describe} from '../errors/describe.js';
 import {BodyParseError} from '../errors/errors.js';
 import {excerpt, secretsOf} from '../errors/redact.js';
 import {summarize} from './http.js';

@@ -1,5 +1,5 @@
 import {clock} from '../core/clock.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import type {Engine, LaneContext} from '../core/engine.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import {parseRetryAfter} from '../core/retry.js';

@@ -1,5 +1,5 @@
 import {clock, sleep} from '../core/clock.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import type {Engine, LaneContext} from '../core/engine.js';
 import type {LaneRequest} from '../keys/types.js';
 import {ConflictError, HttpError, type Reply} from '../errors/errors.js';

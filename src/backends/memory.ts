@@ -1,5 +1,5 @@
 import type {AcquireOptions, Lease, LockBackend} from '../core/backend.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {Engine} from '../core/engine.js';
 import {canonicalKeys} from '../core/key.js';
 import {Emitter} from '../core/events.js';

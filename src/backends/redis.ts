@@ -2,7 +2,7 @@ import {createHash, randomUUID} from 'node:crypto';
 import type {Redis} from 'ioredis';
 import type {AcquireOptions, Lease, LockBackend} from '../core/backend.js';
 import {clock, type TimerHandle} from '../core/clock.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {canonicalKeys} from '../core/key.js';
 import {BackendError} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';

@@ -1,4 +1,4 @@
-import {describe} from '../core/describe.js';
+import {describe} from '../errors/describe.js';
 import {canonicalKeys} from '../core/key.js';
 import {shownUrl} from '../keys/normalize.js';
 

@@ -20,7 +20,7 @@ Memory follows the operations in flight (`window`), not the input: sources are r
 per-key bookkeeping is dropped when an operation settles, and only per-lane counters stay.
 */
 import {clock} from '../core/clock.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import type {RateLimit} from '../core/limiter.js';
 import {classify} from '../keys/classify.js';
 import type {OperationKind} from '../keys/types.js';

@@ -1,5 +1,5 @@
 import {parseArgs, type ParseArgsConfig} from 'node:util';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 
 /** Where a command writes, and what stops it. The bin passes the process's streams; tests pass collectors. */
 export type CliIo = {

@@ -1,4 +1,4 @@
-import {describe} from './describe.js';
+import {describe} from '../errors/describe.js';
 
 type PlatformHandle = ReturnType<typeof globalThis.setTimeout>;
 

@@ -34,7 +34,7 @@ closes it to new tasks, so the order across both paths stays the submission orde
 import type {OperationKind} from '../keys/types.js';
 import type {Lease, LockBackend} from './backend.js';
 import {clock, type TimerHandle} from './clock.js';
-import {invalid} from './describe.js';
+import {invalid} from '../errors/describe.js';
 import type {Emitter, RequestSummary} from './events.js';
 import {canonicalKey, canonicalKeys} from './key.js';
 import type {Limiter} from './limiter.js';

@@ -1,4 +1,4 @@
-import {invalid} from './describe.js';
+import {invalid} from '../errors/describe.js';
 
 const slash = 47;
 

@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import {clock, maxTimerDelay, type TimerHandle} from './clock.js';
-import {invalid} from './describe.js';
+import {invalid} from '../errors/describe.js';
 
 export type RateLimit = {
 	/** Requests started per `interval` at most (a sliding window). */

@@ -1,4 +1,4 @@
-import {describe, invalid} from './describe.js';
+import {describe, invalid} from '../errors/describe.js';
 
 /** How writelane retries an HTTP request. Every attempt runs inside the lane the first one took. */
 export type RetryOptions = {

@@ -1,4 +1,4 @@
-import {invalid, rejectUnknown} from '../core/describe.js';
+import {invalid, rejectUnknown} from '../errors/describe.js';
 import {classify} from './classify.js';
 import {defaultRule} from './compile.js';
 import {BoundedMap} from './lru.js';

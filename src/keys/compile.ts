@@ -1,4 +1,4 @@
-import {describe, fields, invalid, rejectUnknown} from '../core/describe.js';
+import {describe, fields, invalid, rejectUnknown} from '../errors/describe.js';
 import {canonicalKey, sortedUnique} from '../core/key.js';
 import {HookError} from '../errors/errors.js';
 import {classify} from './classify.js';

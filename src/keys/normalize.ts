@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {canonicalKey} from '../core/key.js';
 
 const hexDigits = '0123456789ABCDEF';

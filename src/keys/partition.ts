@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {canonicalKey} from '../core/key.js';
 
 /** Each call scores every worker, so the count stays in the range where that is cheap. */

@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {classify} from './classify.js';
 import {normalizePathname} from './normalize.js';
 import type {KeyPattern, LaneRequest, OperationKind} from './types.js';

@@ -1,4 +1,4 @@
-import {describe, invalid} from '../core/describe.js';
+import {describe, invalid} from '../errors/describe.js';
 import {scrub, secretsOf} from '../errors/redact.js';
 import {normalizeUrl, shownUrl} from './normalize.js';
 import type {LaneRequest} from './types.js';

@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {BoundedMap} from '../keys/lru.js';
 
 /** Options of the conditional-GET cache (`createLanes({cache})`). */

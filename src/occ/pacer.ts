@@ -1,5 +1,5 @@
 import {clock, type TimerHandle} from '../core/clock.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {parseRetryAfter} from '../core/retry.js';
 import {RateLimitError} from '../errors/rate-limit.js';
 import {parseRateLimit, type RateLimitInfo, retryAfterWins} from './rate-limit-headers.js';

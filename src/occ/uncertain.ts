@@ -1,5 +1,5 @@
 import {sleep} from '../core/clock.js';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {UncertainOutcomeError} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
 

@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {defaultRule} from '../keys/compile.js';
 import {compilePatterns} from '../keys/patterns.js';
 import type {KeyPattern, KeyRule, Preset} from '../keys/types.js';

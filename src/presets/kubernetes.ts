@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, Preset, Versioning} from '../keys/types.js';

@@ -1,4 +1,4 @@
-import {describe, invalid} from '../core/describe.js';
+import {describe, invalid} from '../errors/describe.js';
 import {isRecord} from './input.js';
 import type {Random} from './random.js';
 

@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {type FaultsOption, normalizeFaults} from './faults.js';
 import {isRecord} from './input.js';
 import type {LwwObjectInit} from './types.js';

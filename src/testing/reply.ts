@@ -1,4 +1,4 @@
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 
 /** A response the pipeline sends. */
 export type Reply = {

@@ -1,6 +1,6 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {invalid} from '../core/describe.js';
+import {invalid} from '../errors/describe.js';
 import {type AuditRecord, Auditor} from './auditor.js';
 import {type FaultKind, FaultPlan, faultName, normalizeScript, retryAfterOf} from './faults.js';
 import {type ModeStrategy, modeStrategy} from './modes.js';
