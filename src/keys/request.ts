@@ -98,3 +98,46 @@ export function toRequest(input: RequestInfo | URL, init?: RequestInit): Request
 		throw requestError(input, init, error);
 	}
 }
+
+/**
+What the key rule sees of `fetch(input, init)`. For a URL with a string body (what batches send) it is
+built directly, as `toLaneRequest()` would see it, without the cost of a `Request` and a body clone;
+anything else (and anything the platform might refuse) goes through `toRequest()`.
+*/
+export async function laneRequestOf(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): Promise<LaneRequest> {
+	const body = init?.body;
+	if ((typeof input === 'string' || input instanceof URL) && (body === undefined || body === null || typeof body === 'string')) {
+		let headers: Headers | undefined;
+		let url: URL | undefined;
+		try {
+			const raw = typeof input === 'string' ? new URL(input) : input;
+			// fetch refuses user info; normalizeUrl() would drop it.
+			if (raw.username === '' && raw.password === '') {
+				headers = new Headers(init?.headers);
+				url = normalizeUrl(raw);
+			}
+		} catch {
+			// The Request path gives the error, without credentials.
+		}
+
+		if (headers && url) {
+			if (typeof body === 'string' && !headers.has('content-type')) {
+				// What fetch sends with a string body.
+				headers.set('content-type', 'text/plain;charset=UTF-8');
+			}
+
+			let parsed: unknown;
+			if (readsBody && typeof body === 'string' && isJsonContentType(headers.get('content-type'))) {
+				try {
+					parsed = JSON.parse(body);
+				} catch {
+					parsed = undefined;
+				}
+			}
+
+			return {method: String(init?.method ?? 'GET').toUpperCase(), url, headers, body: parsed};
+		}
+	}
+
+	return toLaneRequest(toRequest(input, init), readsBody);
+}
