@@ -5,12 +5,13 @@ import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
 import {type Mutate, type UpdateOptions, type UpdateResult, update} from './adapters/update.js';
 import {memoryBackend} from './backends/memory.js';
 import {invalid} from './errors/describe.js';
+import {ClosedError} from './errors/errors.js';
 import {Engine, type LaneContext, type OperationOptions, type Stats} from './core/engine.js';
 import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.js';
 import {Limiter} from './core/limiter.js';
 import {type LanesOptions, normalizeOptions} from './options.js';
-import {canonicalKeys} from './core/key.js';
-import type {CompiledKeys, LaneKeys, LaneRequest, OperationKind} from './keys/types.js';
+import {canonicalKey, canonicalKeys} from './keys/key.js';
+import type {CompiledKeys, LaneKeys, OperationKind} from './keys/types.js';
 import {classify} from './keys/classify.js';
 import {compileKeys} from './keys/compile.js';
 import {laneRequestOf} from './keys/request.js';
@@ -138,16 +139,40 @@ export function createLanes(options?: LanesOptions): Lanes {
 	};
 
 	const enter = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
-		if (!limiter.limited) {
-			return engine.run(keys, kind, fn, options);
+		const limited = limiter.limited;
+		if (limited && typeof fn !== 'function') {
+			return Promise.reject(invalid('fn', 'a function', fn));
+		}
+
+		// The engine takes canonical keys. What it refuses before looking at them (closed, not a
+		// function, already aborted) is refused here first, so a call wrong in two ways gets the same error.
+		if (engine.closed) {
+			return Promise.reject(new ClosedError());
 		}
 
 		if (typeof fn !== 'function') {
 			return Promise.reject(invalid('fn', 'a function', fn));
 		}
 
+		const signal = options?.signal;
+		if (signal?.aborted) {
+			return Promise.reject(signal.reason);
+		}
+
+		let canonical: string | string[];
+		try {
+			// A single key stays a string: the engine's fast path for plain writes takes only that.
+			canonical = typeof keys === 'string' ? canonicalKey(keys) : canonicalKeys(keys);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+
+		if (!limited) {
+			return engine.run(canonical, kind, fn, options);
+		}
+
 		// The whole function is one request as far as the global limiter knows.
-		return engine.run(keys, kind, context => limiter.run(async () => fn(context), context.signal, engine.backlog(context.keys)), options);
+		return engine.run(canonical, kind, context => limiter.run(async () => fn(context), context.signal, engine.backlog(context.keys)), options);
 	};
 
 	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
@@ -184,7 +209,17 @@ export function createLanes(options?: LanesOptions): Lanes {
 		off(type, handler) {
 			emitter.off(type, handler as never);
 		},
-		onIdle: key => engine.onIdle(key),
+		onIdle(key) {
+			if (key === undefined) {
+				return engine.onIdle();
+			}
+
+			try {
+				return engine.onIdle(canonicalKey(key));
+			} catch (error) {
+				return Promise.reject(error);
+			}
+		},
 		close(options = {}) {
 			closing ??= (async () => {
 				await engine.close(options.abort === true);

@@ -39,6 +39,8 @@ import {
 	WritelaneError,
 	type WritelaneErrorOptions,
 } from '../src/index.js';
+import type {OperationKind as CoreOperationKind} from '../src/core/types.js';
+import type {OperationKind} from '../src/keys/types.js';
 import {wrapKy} from '../src/ky.js';
 import {type LwwMode, type LwwReport, type LwwServer, type LwwServerOptions, startLwwServer} from '../src/testing/index.js';
 
@@ -264,4 +266,10 @@ test('writelane/testing - startLwwServer() takes LwwServerOptions and resolves w
 	} finally {
 		await server.close();
 	}
+});
+
+test('OperationKind - the core defines its own, identical to the public one of keys/types.ts', () => {
+	// The core imports no other layer, so it cannot use the public type; the two unions must not drift.
+	expectTypeOf<CoreOperationKind>().toEqualTypeOf<OperationKind>();
+	expectTypeOf<OperationKind>().toEqualTypeOf<'read' | 'write'>();
 });

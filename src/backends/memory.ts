@@ -1,7 +1,7 @@
 import type {AcquireOptions, Lease, LockBackend} from '../core/backend.js';
 import {invalid} from '../errors/describe.js';
 import {Engine} from '../core/engine.js';
-import {canonicalKeys} from '../core/key.js';
+import {canonicalKeys} from '../keys/key.js';
 import {Emitter} from '../core/events.js';
 import {Limiter} from '../core/limiter.js';
 

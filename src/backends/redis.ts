@@ -3,7 +3,7 @@ import type {Redis} from 'ioredis';
 import type {AcquireOptions, Lease, LockBackend} from '../core/backend.js';
 import {clock, type TimerHandle} from '../core/clock.js';
 import {invalid} from '../errors/describe.js';
-import {canonicalKeys} from '../core/key.js';
+import {canonicalKeys} from '../keys/key.js';
 import {BackendError} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
 import {enqueueScript, pollScript, releaseScript} from './redis-scripts.js';

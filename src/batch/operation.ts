@@ -1,5 +1,5 @@
 import {describe} from '../errors/describe.js';
-import {canonicalKeys} from '../core/key.js';
+import {canonicalKeys} from '../keys/key.js';
 import {shownUrl} from '../keys/normalize.js';
 
 /**

@@ -1,4 +1,4 @@
-import type {OperationKind} from '../keys/types.js';
+import type {OperationKind} from './types.js';
 
 /** What `LockBackend.acquire()` is asked for besides the keys. */
 export type AcquireOptions = {

@@ -31,12 +31,11 @@ costs. Anything else that touches the key (a write with a signal, a read in 'sha
 on an ancestor or descendant, a multi-key operation) depends on the segment like on any write and
 closes it to new tasks, so the order across both paths stays the submission order.
 */
-import type {OperationKind} from '../keys/types.js';
+import type {OperationKind} from './types.js';
 import type {Lease, LockBackend} from './backend.js';
 import {clock, type TimerHandle} from './clock.js';
 import {invalid} from '../errors/describe.js';
 import type {Emitter, RequestSummary} from './events.js';
-import {canonicalKey, canonicalKeys} from './key.js';
 import type {Limiter} from './limiter.js';
 import {BackendError, ClosedError, LaneTimeoutError, QueueFullError} from '../errors/errors.js';
 
@@ -384,8 +383,13 @@ export class Engine {
 	Runs `task` holding `keys` (all or none). `keys` may be empty: the task then holds no lane. Rejects
 	without running the task when the lane is full, the wait times out, the signal aborts or the
 	instance is closed.
+
+	Precondition: `keys` are canonical already (`keys/key.ts`): one canonical key, or canonical keys
+	sorted and each once (`canonicalKeys()`), as the callers that take keys from users make them. The
+	engine does not check: a non-canonical spelling would name a lane of its own, unsorted keys could
+	deadlock against another multi-key operation. A single string takes the fast path for plain writes.
 	*/
-	run<T>(keys: unknown, kind: OperationKind, task: Task<T>, options?: RunOptions, request?: RequestSummary): Promise<T> {
+	run<T>(keys: string | readonly string[], kind: OperationKind, task: Task<T>, options?: RunOptions, request?: RequestSummary): Promise<T> {
 		if (this.#closed) {
 			return Promise.reject(new ClosedError());
 		}
@@ -403,7 +407,7 @@ export class Engine {
 		let nodes: Node[];
 		try {
 			if (typeof keys === 'string') {
-				const node = this.#node(canonicalKey(keys));
+				const node = this.#node(keys);
 				if (
 					kind === 'write' &&
 					signal === undefined &&
@@ -484,7 +488,10 @@ export class Engine {
 		return most;
 	}
 
-	/** Resolves when every operation (or every operation on `key` and below it) has finished. */
+	/**
+	Resolves when every operation (or every operation on `key` and below it) has finished. Precondition:
+	`key` is canonical (`canonicalKey()`); the caller canonicalizes what users give.
+	*/
 	onIdle(key?: string): Promise<void> {
 		if (key === undefined) {
 			return this.#live === 0
@@ -494,14 +501,7 @@ export class Engine {
 					});
 		}
 
-		let canonical: string;
-		try {
-			canonical = canonicalKey(key);
-		} catch (error) {
-			return Promise.reject(error);
-		}
-
-		const node = this.#nodes.get(canonical);
+		const node = this.#nodes.get(key);
 		if (node === undefined) {
 			return Promise.resolve();
 		}
@@ -733,8 +733,8 @@ export class Engine {
 
 	// --- The graph ----------------------------------------------------------------------------
 
-	#nodesFor(keys: unknown): Node[] {
-		const list = canonicalKeys(keys);
+	/** The nodes of `list`: canonical keys, sorted, each once (the precondition of `run()`). */
+	#nodesFor(list: readonly string[]): Node[] {
 		if (list.length === 1) {
 			return this.#node(list[0]!).self;
 		}

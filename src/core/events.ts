@@ -1,4 +1,4 @@
-import type {OperationKind} from '../keys/types.js';
+import type {OperationKind} from './types.js';
 
 /** Method and URL of an HTTP operation, with the query string and any credentials removed. */
 export type RequestSummary = {readonly method: string; readonly url: string};

@@ -1,5 +1,5 @@
 import {describe, fields, invalid, rejectUnknown} from '../errors/describe.js';
-import {canonicalKey, sortedUnique} from '../core/key.js';
+import {canonicalKey, sortedUnique} from './key.js';
 import {HookError} from '../errors/errors.js';
 import {classify} from './classify.js';
 import {defaultKey} from './normalize.js';

@@ -1,5 +1,5 @@
 import {invalid} from '../errors/describe.js';
-import {canonicalKey} from '../core/key.js';
+import {canonicalKey} from './key.js';
 
 const hexDigits = '0123456789ABCDEF';
 const percent = 37;

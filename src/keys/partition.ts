@@ -1,5 +1,5 @@
 import {invalid} from '../errors/describe.js';
-import {canonicalKey} from '../core/key.js';
+import {canonicalKey} from './key.js';
 
 /** Each call scores every worker, so the count stays in the range where that is cheap. */
 const maxWorkers = 65_536;
