@@ -23,8 +23,9 @@ export type {RetryOptions} from './core/retry.js';
 export type {KyInstanceLike} from './adapters/ky.js';
 export type {Mutate, UpdateOptions, UpdateResult} from './adapters/update.js';
 export type {ConflictBackoffContext} from './occ/contention.js';
-export {capacities, type CapacitiesOptions} from './keys/capacities.js';
 export {
+	capacities,
+	type CapacitiesOptions,
 	etag,
 	type EtagOptions,
 	kubernetes,

@@ -1,5 +1,6 @@
 import {expect, test} from 'vitest';
-import {type CapacitiesOptions, capacities, compileKeys, type LaneRequest, normalizeUrl, toLaneRequest} from '../src/keys/index.js';
+import {compileKeys, type LaneRequest, normalizeUrl, toLaneRequest} from '../src/keys/index.js';
+import {type CapacitiesOptions, capacities} from '../src/presets/capacities.js';
 
 const base = 'https://api.capacities.io';
 const objectId = '7d2e7f8a-4c3b-4e1d-9f0a-123456789abc';

@@ -1,4 +1,3 @@
-export {capacities, type CapacitiesOptions} from './capacities.js';
 export {classify} from './classify.js';
 export {compileKeys, defaultRule} from './compile.js';
 export {defaultKey, normalizeUrl} from './normalize.js';

@@ -1,3 +1,4 @@
+export {capacities, type CapacitiesOptions} from './capacities.js';
 export {etag, type EtagOptions} from './etag.js';
 export {kubernetes, type KubernetesOptions} from './kubernetes.js';
 export {notion, type NotionOptions} from './notion.js';

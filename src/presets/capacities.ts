@@ -1,8 +1,8 @@
 import {invalid, rejectUnknown} from '../errors/describe.js';
-import {classify} from './classify.js';
-import {defaultRule} from './compile.js';
-import {BoundedMap} from './lru.js';
-import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset} from './types.js';
+import {classify} from '../keys/classify.js';
+import {defaultRule} from '../keys/compile.js';
+import {BoundedMap} from '../keys/lru.js';
+import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset} from '../keys/types.js';
 
 /** Options of the `capacities()` preset. */
 export type CapacitiesOptions = {
