@@ -2,7 +2,7 @@ import {invalid} from '../errors/describe.js';
 import {defaultRule} from '../keys/compile.js';
 import {compilePatterns} from '../keys/patterns.js';
 import type {KeyPattern, KeyRule, Preset} from '../keys/types.js';
-import {optionsObject} from './conflict.js';
+import {optionsObject} from './json.js';
 
 /** Options of the `etag()` preset. */
 export type EtagOptions = {

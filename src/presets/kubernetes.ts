@@ -2,7 +2,7 @@ import {invalid} from '../errors/describe.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, Preset, Versioning} from '../keys/types.js';
-import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments, textSegment} from './conflict.js';
+import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments, textSegment} from './json.js';
 
 /** Options of the `kubernetes()` preset. */
 export type KubernetesOptions = {

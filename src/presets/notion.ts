@@ -3,7 +3,7 @@ import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset} from '../keys/types.js';
-import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments} from './conflict.js';
+import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments} from './json.js';
 
 /** Options of the `notion()` preset. */
 export type NotionOptions = {

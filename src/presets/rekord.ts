@@ -3,7 +3,7 @@ import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {normalizePathname} from '../keys/normalize.js';
 import type {KeyDecision, KeyRule, Preset} from '../keys/types.js';
-import {basePathSegments, field, optionsObject, pathSegment, pathSegments} from './conflict.js';
+import {basePathSegments, field, optionsObject, pathSegment, pathSegments} from './json.js';
 
 /** Options of the `rekord()` preset. */
 export type RekordOptions = {

@@ -2,7 +2,7 @@ import {invalid} from '../errors/describe.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, Versioning} from '../keys/types.js';
-import {field, hasErrorCode, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments, strings, textSegment} from './conflict.js';
+import {field, hasErrorCode, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments, strings, textSegment} from './json.js';
 
 /** Options of the `square()` preset. */
 export type SquareOptions = {
