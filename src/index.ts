@@ -15,11 +15,11 @@ export type {LaneContext, LaneStats, OperationOptions, Stats} from './core/engin
 export type {LaneEvent, LaneEventHandler, LaneEventType, RequestSummary} from './core/events.js';
 export type {RateLimit} from './core/limiter.js';
 export type {LanesOptions} from './options.js';
-export type {CacheOptions} from './occ/etag-cache.js';
-export {isSuperseded} from './occ/supersede.js';
+export type {CacheOptions} from './http/etag-cache.js';
+export {isSuperseded} from './http/supersede.js';
 export type {UncertainOptions} from './occ/uncertain.js';
 export type {Versioning} from './keys/types.js';
-export type {RetryOptions} from './core/retry.js';
+export type {RetryOptions} from './http/retry.js';
 export type {KyInstanceLike} from './adapters/ky.js';
 export type {Mutate, UpdateOptions, UpdateResult} from './adapters/update.js';
 export type {ConflictBackoffContext} from './occ/contention.js';

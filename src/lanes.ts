@@ -1,6 +1,6 @@
-import {Admission} from './adapters/admission.js';
+import {Admission} from './http/admission.js';
 import {createLaneFetch, type FetchFeatures} from './adapters/fetch.js';
-import type {FetchLike, HttpDeps} from './adapters/http.js';
+import type {FetchLike, HttpDeps} from './http/http.js';
 import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
 import {type Mutate, type UpdateOptions, type UpdateResult, update} from './adapters/update.js';
 import {memoryBackend} from './backends/memory.js';
@@ -15,10 +15,10 @@ import type {CompiledKeys, LaneKeys, OperationKind} from './keys/types.js';
 import {classify} from './keys/classify.js';
 import {compileKeys} from './keys/compile.js';
 import {laneRequestOf} from './keys/request.js';
-import {Coalescer} from './occ/coalesce.js';
+import {Coalescer} from './http/coalesce.js';
 import {Contention} from './occ/contention.js';
-import {EtagCache} from './occ/etag-cache.js';
-import {Pacer} from './occ/pacer.js';
+import {EtagCache} from './http/etag-cache.js';
+import {Pacer} from './pacing/pacer.js';
 
 /** Options of `lanes.close()`. */
 export type CloseOptions = {

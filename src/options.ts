@@ -2,9 +2,9 @@ import type {KeysOption} from './keys/types.js';
 import type {LockBackend} from './core/backend.js';
 import {fields, invalid, rejectUnknown} from './errors/describe.js';
 import type {RateLimit} from './core/limiter.js';
-import {normalizeRetry, type RetryOptions, type RetryPolicy} from './core/retry.js';
-import type {CacheOptions} from './occ/etag-cache.js';
-import type {PacerOptions} from './occ/pacer.js';
+import {normalizeRetry, type RetryOptions, type RetryPolicy} from './http/retry.js';
+import type {CacheOptions} from './http/etag-cache.js';
+import type {PacerOptions} from './pacing/pacer.js';
 import {normalizeUncertain, type UncertainOptions, type UncertainPolicy} from './occ/uncertain.js';
 
 /** Options of `createLanes()`. All optional; the defaults suit an automation script against one API. */

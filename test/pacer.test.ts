@@ -2,7 +2,7 @@ import {getEventListeners} from 'node:events';
 import fc from 'fast-check';
 import {afterEach, expect, test, vi} from 'vitest';
 import {createLanes, isRateLimitError, RateLimitError} from '../src/index.js';
-import {Pacer, type PacingMode, resetMargin} from '../src/occ/pacer.js';
+import {Pacer, type PacingMode, resetMargin} from '../src/pacing/pacer.js';
 import {FixedWindowLimiter, rateLimitHeader, resetSeconds} from '../src/testing/rate-limit.js';
 
 const t0 = Date.UTC(2025, 0, 1);

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import {expect, test} from 'vitest';
-import {parseRetryAfter} from '../src/core/retry.js';
-import {parseRateLimit, retryAfterWins} from '../src/occ/rate-limit-headers.js';
+import {parseRateLimit, parseRetryAfter, retryAfterWins} from '../src/pacing/rate-limit-headers.js';
 
 const now = 1_700_000_000_000;
 

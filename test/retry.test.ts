@@ -1,5 +1,5 @@
 import {afterEach, beforeEach, expect, test, vi} from 'vitest';
-import {parseRetryAfter} from '../src/core/retry.js';
+import {parseRetryAfter} from '../src/pacing/rate-limit-headers.js';
 import {createLanes} from '../src/index.js';
 
 beforeEach(() => {

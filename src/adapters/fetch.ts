@@ -1,15 +1,15 @@
 import type {Engine, LaneContext, Task} from '../core/engine.js';
 import {toLaneRequest, toRequest} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
-import type {Coalescer} from '../occ/coalesce.js';
+import type {Coalescer} from '../http/coalesce.js';
 import type {Contention} from '../occ/contention.js';
-import type {EtagCache} from '../occ/etag-cache.js';
-import {requestIdentity} from '../occ/identity.js';
-import {withIdempotencyKey} from '../occ/idempotency.js';
-import {markSuperseded} from '../occ/supersede.js';
+import type {EtagCache} from '../http/etag-cache.js';
+import {requestIdentity} from '../http/identity.js';
+import {withIdempotencyKey} from '../http/idempotency.js';
+import {markSuperseded} from '../http/supersede.js';
 import type {UncertainPolicy} from '../occ/uncertain.js';
-import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
-import {failUncertain, verifyWrite} from './uncertain.js';
+import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from '../http/http.js';
+import {failUncertain, verifyWrite} from '../http/uncertain.js';
 
 /** The opt-in HTTP behaviours of a lanes instance. */
 export type FetchFeatures = {

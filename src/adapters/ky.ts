@@ -2,13 +2,13 @@ import {clock} from '../core/clock.js';
 import {invalid} from '../errors/describe.js';
 import type {Engine, LaneContext} from '../core/engine.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
-import {parseRetryAfter} from '../core/retry.js';
-import {bucketOf} from './http.js';
+import {parseRetryAfter} from '../pacing/rate-limit-headers.js';
+import {bucketOf} from '../http/http.js';
 import {scrubErrorText, secretsOf} from '../errors/redact.js';
 import {requestError, toLaneRequest} from '../keys/request.js';
 import {normalizeUncertain, type UncertainPolicy} from '../occ/uncertain.js';
-import {type HttpDeps, InFlightFailure, summarize} from './http.js';
-import {failUncertain, verifyWrite} from './uncertain.js';
+import {type HttpDeps, InFlightFailure, summarize} from '../http/http.js';
+import {failUncertain, verifyWrite} from '../http/uncertain.js';
 
 type KyOptions = Record<string, unknown> & {
 	readonly hooks?: Record<string, unknown[] | undefined>;

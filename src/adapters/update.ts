@@ -10,9 +10,9 @@ import {toLaneRequest, toRequest} from '../keys/request.js';
 import {isConflict, readReply, versionOf} from '../occ/conflict.js';
 import {type ConflictBackoffContext, defaultConflictBackoff} from '../occ/contention.js';
 import type {FetchFeatures} from './fetch.js';
-import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
-import {encodeWriteBody, readJsonBody} from './json-body.js';
-import {failUncertain, versionNow} from './uncertain.js';
+import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from '../http/http.js';
+import {encodeWriteBody, readJsonBody} from '../http/json-body.js';
+import {failUncertain, versionNow} from '../http/uncertain.js';
 
 function unwrap(error: unknown): never {
 	throw error instanceof InFlightFailure ? error.error : error;

@@ -1,8 +1,13 @@
 import {clock, type TimerHandle} from '../core/clock.js';
 import {invalid} from '../errors/describe.js';
-import {parseRetryAfter} from '../core/retry.js';
 import {RateLimitError} from '../errors/rate-limit.js';
-import {parseRateLimit, type RateLimitInfo, retryAfterWins} from './rate-limit-headers.js';
+import {parseRateLimit, parseRetryAfter, type RateLimitInfo, retryAfterWins} from './rate-limit-headers.js';
+
+/** Paces requests by what the server announces in its rate-limit headers, per bucket; what the HTTP pipeline asks of a pacer. */
+export type Pacing = {
+	wait(bucket: string, signal?: AbortSignal): Promise<void>;
+	observe(bucket: string, headers: Headers | undefined, now: number): void;
+};
 
 /** How a bucket spends the quota a server announces; see `PacerOptions.mode`. */
 export type PacingMode = 'burst' | 'spread';
@@ -172,7 +177,7 @@ it. When a window opens, the requests that waited for it start at once if they f
 
 Buckets are strings the caller derives (an origin, or an origin and endpoint).
 */
-export class Pacer {
+export class Pacer implements Pacing {
 	readonly #buckets = new Map<string, Bucket>();
 	readonly #mode: PacingMode;
 	readonly #maxBuckets: number;

@@ -455,3 +455,23 @@ class Scanner {
 		return this.#text[index];
 	}
 }
+
+/**
+`Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+`undefined` when absent or unparsable; a date in the past is 0. Always finite: delay-seconds too
+large for a number count as `Number.MAX_SAFE_INTEGER` ms (285,000 years), still a wait, not garbage.
+*/
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+	if (value === null) {
+		return undefined;
+	}
+
+	const trimmed = value.trim();
+	if (/^\d+$/.test(trimmed)) {
+		return Math.min(Number(trimmed) * 1000, Number.MAX_SAFE_INTEGER);
+	}
+
+	// An HTTP-date names its day (`Sun, 06 Nov 1994 08:49:37 GMT`); Date.parse alone would take `-1` for a year.
+	const date = /^[a-z]{3},/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

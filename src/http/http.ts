@@ -3,14 +3,9 @@ import type {Admission} from './admission.js';
 import type {LaneContext} from '../core/engine.js';
 import type {Emitter, RequestSummary} from '../core/events.js';
 import type {Limiter} from '../core/limiter.js';
-import {decideRetry, type RetryPolicy} from '../core/retry.js';
+import {decideRetry, type RetryPolicy} from './retry.js';
 import type {CompiledKeys, LaneRequest} from '../keys/types.js';
-
-/** Paces requests by what the server announces in its rate-limit headers, per bucket. */
-export type Pacing = {
-	wait(bucket: string, signal?: AbortSignal): Promise<void>;
-	observe(bucket: string, headers: Headers | undefined, now: number): void;
-};
+import type {Pacing} from '../pacing/pacer.js';
 
 /** What the HTTP adapters share with the lanes instance. */
 export type HttpDeps = {

@@ -1,4 +1,5 @@
 import {describe, invalid} from '../errors/describe.js';
+import {parseRetryAfter} from '../pacing/rate-limit-headers.js';
 
 /** How writelane retries an HTTP request. Every attempt runs inside the lane the first one took. */
 export type RetryOptions = {
@@ -116,26 +117,6 @@ function normalizeBackoff(backoff: RetryOptions['backoff']): (attempt: number) =
 	// Full jitter: spreads retries of many lanes that failed together. The exponent stops where
 	// `base * 2 ** n` could overflow to Infinity (and `0 * Infinity` to NaN) after a thousand attempts.
 	return attempt => Math.round(Math.random() * Math.min(max, base * 2 ** Math.min(attempt - 1, 52)));
-}
-
-/**
-`Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-`undefined` when absent or unparsable; a date in the past is 0. Always finite: delay-seconds too
-large for a number count as `Number.MAX_SAFE_INTEGER` ms (285,000 years), still a wait, not garbage.
-*/
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-	if (value === null) {
-		return undefined;
-	}
-
-	const trimmed = value.trim();
-	if (/^\d+$/.test(trimmed)) {
-		return Math.min(Number(trimmed) * 1000, Number.MAX_SAFE_INTEGER);
-	}
-
-	// An HTTP-date names its day (`Sun, 06 Nov 1994 08:49:37 GMT`); Date.parse alone would take `-1` for a year.
-	const date = /^[a-z]{3},/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
-	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 export type RetryDecision = {readonly retry: false} | {readonly retry: true; readonly delayMs: number; readonly pause: boolean};
