@@ -9,7 +9,7 @@ import {ClosedError} from './errors/errors.js';
 import {Engine, type LaneContext, type OperationOptions, type Stats} from './core/engine.js';
 import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.js';
 import {Limiter} from './core/limiter.js';
-import {type LanesOptions, normalizeOptions} from './options.js';
+import {type LanesOptions, normalizeCache, normalizeOptions, normalizePacing} from './options.js';
 import {canonicalKey, canonicalKeys} from './keys/key.js';
 import type {CompiledKeys, LaneKeys, OperationKind} from './keys/types.js';
 import {classify} from './keys/classify.js';
@@ -117,9 +117,9 @@ export function createLanes(options?: LanesOptions): Lanes {
 		emitter,
 	});
 	const admission = new Admission();
-	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: normalized.pacing ? new Pacer(normalized.pacing) : undefined, admission, backlog: keys => engine.backlog(keys)};
+	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: normalized.pacing ? new Pacer(normalizePacing(normalized.pacing)) : undefined, admission, backlog: keys => engine.backlog(keys)};
 	const features: FetchFeatures = {
-		cache: normalized.cache ? new EtagCache(normalized.cache) : undefined,
+		cache: normalized.cache ? new EtagCache(normalizeCache(normalized.cache)) : undefined,
 		coalescer: normalized.coalesce ? new Coalescer() : undefined,
 		uncertain: normalized.uncertain,
 		supersede: normalized.supersede,

@@ -1,11 +1,86 @@
-import type {KeysOption} from './keys/types.js';
 import type {LockBackend} from './core/backend.js';
-import {fields, invalid, rejectUnknown} from './errors/describe.js';
 import type {RateLimit} from './core/limiter.js';
-import {normalizeRetry, type RetryOptions, type RetryPolicy} from './http/retry.js';
-import type {CacheOptions} from './http/etag-cache.js';
-import type {PacerOptions} from './pacing/pacer.js';
-import {normalizeUncertain, type UncertainOptions, type UncertainPolicy} from './occ/uncertain.js';
+import {describe, fields, invalid, rejectUnknown} from './errors/describe.js';
+import type {CacheOptions, CacheSettings} from './http/etag-cache.js';
+import type {RetryOptions, RetryPolicy} from './http/retry.js';
+import type {KeysOption} from './keys/types.js';
+import {defaultConflictBackoff} from './occ/contention.js';
+import type {UncertainOptions, UncertainPolicy} from './occ/uncertain.js';
+import type {PacerOptions, PacerSettings} from './pacing/pacer.js';
+
+/*
+Every default of the package lives here, in `defaults`, and the functions that turn options into
+checked, complete settings. The parts receive those settings (or read `defaults`) and hard-code none.
+This module imports the parts' types only, plus `defaultConflictBackoff` from occ/contention.ts (which
+imports nothing), so any part may import it without a cycle.
+*/
+
+function freeze<T>(value: T): T {
+	if (typeof value === 'object' && value !== null) {
+		for (const item of Object.values(value)) {
+			freeze(item);
+		}
+
+		Object.freeze(value);
+	}
+
+	return value;
+}
+
+/** Every default, by the option it belongs to. Frozen. */
+export const defaults = freeze({
+	/** `createLanes()` options (see `LanesOptions`). */
+	lanes: {
+		reads: 'parallel',
+		concurrency: Number.POSITIVE_INFINITY,
+		rateLimit: false,
+		maxQueuePerKey: false,
+		queueTimeout: false,
+		cache: false,
+		coalesce: false,
+		supersede: false,
+		idempotencyKeys: false,
+		/**
+		Probing costs one round trip per bucket, once; without it a batch that starts at once sends
+		everything before the first answer shows the quota, and all over it comes back 429 (README,
+		"Rate limits that follow the server", has the measurements).
+		*/
+		pacing: true,
+	},
+	/** The header of `idempotencyKeys: true` (or `{}`). */
+	idempotencyHeader: 'Idempotency-Key',
+	/** `RetryOptions`. */
+	retry: {
+		limit: 2,
+		methods: ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'],
+		statusCodes: [429, 502, 503, 504],
+		networkErrors: true,
+		backoff: {base: 300, max: 10_000},
+		maxRetryAfter: 60_000,
+	},
+	/** `PacerOptions` (`pacing: true` is all of these). */
+	pacing: {mode: 'burst', probe: true, maxBuckets: 1000, maxWait: 3_600_000},
+	/** `CacheOptions` (`cache: true` is all of these). */
+	cache: {maxEntries: 500, maxBodyBytes: 1_048_576},
+	/** `UncertainOptions`. */
+	uncertain: {policy: 'settle', graceMs: 1000},
+	/** `UpdateOptions`, per `lanes.update()` call. */
+	update: {method: 'PATCH', precondition: true, attempts: 12, conflictBackoff: defaultConflictBackoff},
+	/** `MemoryBackendOptions`. */
+	memoryBackend: {shared: false},
+	/** `RedisBackendOptions`; `commandTimeout` is `Math.min(maxCommandTimeout, leaseMs / 2)`. */
+	redisBackend: {prefix: 'writelane:', leaseMs: 10_000, maxCommandTimeout: 2000, restartGrace: true},
+	/** `BatchOptions`. */
+	batch: {onFailure: 'skip', window: 1000},
+	/** The presets' options (`CapacitiesOptions`, `KubernetesOptions`, …). */
+	presets: {
+		capacities: {blockOwners: 10_000},
+		kubernetes: {groups: false},
+		notion: {blockOwners: 10_000},
+		rekord: {basePath: '/', collections: ['records']},
+		square: {conflictCodes: ['VERSION_MISMATCH', 'CONFLICT']},
+	},
+} as const);
 
 /** Options of `createLanes()`. All optional; the defaults suit an automation script against one API. */
 export type LanesOptions = {
@@ -122,13 +197,6 @@ export type NormalizedOptions = {
 	readonly pacing: PacerOptions | undefined;
 };
 
-/**
-`pacing: true`. Probing costs one round trip per bucket, once; without it a batch that starts at once
-sends everything before the first answer shows the quota, and all over it comes back 429 (README,
-"Rate limits that follow the server", has the measurements).
-*/
-const pacingDefaults: PacerOptions = {mode: 'burst', probe: true, maxBuckets: 1000, maxWait: 3_600_000};
-
 const known = new Set([
 	'keys',
 	'reads',
@@ -204,7 +272,13 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 
 	rejectUnknownNested(options);
 
-	const {reads = 'parallel', concurrency = Number.POSITIVE_INFINITY, rateLimit = false, maxQueuePerKey = false, queueTimeout = false} = options;
+	const {
+		reads = defaults.lanes.reads,
+		concurrency = defaults.lanes.concurrency,
+		rateLimit = defaults.lanes.rateLimit,
+		maxQueuePerKey = defaults.lanes.maxQueuePerKey,
+		queueTimeout = defaults.lanes.queueTimeout,
+	} = options;
 	if (reads !== 'parallel' && reads !== 'shared') {
 		throw invalid('reads', "`'parallel'` or `'shared'`", reads);
 	}
@@ -250,7 +324,13 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 		throw invalid('fetch', 'a fetch function', fetch);
 	}
 
-	const {cache = false, coalesce = false, supersede = false, idempotencyKeys = false, pacing = true} = options;
+	const {
+		cache = defaults.lanes.cache,
+		coalesce = defaults.lanes.coalesce,
+		supersede = defaults.lanes.supersede,
+		idempotencyKeys = defaults.lanes.idempotencyKeys,
+		pacing = defaults.lanes.pacing,
+	} = options;
 	if (typeof pacing !== 'boolean' && (typeof pacing !== 'object' || pacing === null || Array.isArray(pacing))) {
 		throw invalid('pacing', 'a boolean or `{mode, probe, maxBuckets, maxWait}`', pacing);
 	}
@@ -265,9 +345,9 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 
 	let idempotencyHeader: string | undefined;
 	if (idempotencyKeys === true) {
-		idempotencyHeader = 'Idempotency-Key';
+		idempotencyHeader = defaults.idempotencyHeader;
 	} else if (typeof idempotencyKeys === 'object' && idempotencyKeys !== null) {
-		idempotencyHeader = idempotencyKeys.header ?? 'Idempotency-Key';
+		idempotencyHeader = idempotencyKeys.header ?? defaults.idempotencyHeader;
 		if (typeof idempotencyHeader !== 'string' || !/^[!#$%&'*+.^_`|~\w-]+$/.test(idempotencyHeader)) {
 			throw invalid('idempotencyKeys.header', 'a header name', idempotencyHeader);
 		}
@@ -290,6 +370,129 @@ export function normalizeOptions(options: LanesOptions | undefined): NormalizedO
 		uncertain: normalizeUncertain(options.uncertain),
 		supersede: boolean('supersede', supersede),
 		idempotencyHeader,
-		pacing: pacing === true ? pacingDefaults : pacing === false ? undefined : {...pacingDefaults, ...pacing},
+		pacing: pacing === true ? defaults.pacing : pacing === false ? undefined : {...defaults.pacing, ...pacing},
 	};
+}
+
+/** `retry` as a checked, complete policy; a number is the limit, `false` no retries. */
+export function normalizeRetry(value: RetryOptions | number | false | undefined): RetryPolicy {
+	const options: RetryOptions = value === undefined ? {} : value === false ? {limit: 0} : typeof value === 'number' ? {limit: value} : value;
+	if (typeof options !== 'object' || options === null) {
+		throw invalid('retry', 'an object, a number or `false`', value);
+	}
+
+	const limit = options.limit ?? defaults.retry.limit;
+	if (!Number.isInteger(limit) || limit < 0) {
+		throw invalid('retry.limit', 'an integer >= 0', limit);
+	}
+
+	const methods = options.methods ?? defaults.retry.methods;
+	if (!Array.isArray(methods) || methods.some(method => typeof method !== 'string' || method === '')) {
+		throw invalid('retry.methods', 'an array of method names', methods);
+	}
+
+	const statusCodes = options.statusCodes ?? defaults.retry.statusCodes;
+	if (!Array.isArray(statusCodes) || statusCodes.some(code => !Number.isInteger(code) || code < 100 || code > 599)) {
+		throw invalid('retry.statusCodes', 'an array of HTTP status codes', statusCodes);
+	}
+
+	const networkErrors = options.networkErrors ?? defaults.retry.networkErrors;
+	if (typeof networkErrors !== 'boolean') {
+		throw invalid('retry.networkErrors', 'a boolean', networkErrors);
+	}
+
+	const maxRetryAfter = options.maxRetryAfter ?? defaults.retry.maxRetryAfter;
+	if (maxRetryAfter !== false && (typeof maxRetryAfter !== 'number' || !(maxRetryAfter >= 0))) {
+		throw invalid('retry.maxRetryAfter', 'a number >= 0 or `false`', maxRetryAfter);
+	}
+
+	return {
+		limit,
+		methods: new Set(methods.map(method => method.toUpperCase())),
+		statusCodes: new Set(statusCodes),
+		networkErrors,
+		backoff: normalizeBackoff(options.backoff),
+		maxRetryAfter: maxRetryAfter === false ? Number.POSITIVE_INFINITY : maxRetryAfter,
+	};
+}
+
+function normalizeBackoff(backoff: RetryOptions['backoff']): (attempt: number) => number {
+	if (typeof backoff === 'function') {
+		return attempt => {
+			const ms = backoff(attempt);
+			if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+				throw new TypeError(`Expected \`retry.backoff()\` to return a finite number of milliseconds >= 0, got ${describe(ms)}`);
+			}
+
+			return ms;
+		};
+	}
+
+	const {base = defaults.retry.backoff.base, max = defaults.retry.backoff.max} = backoff ?? {};
+	if (typeof base !== 'number' || !Number.isFinite(base) || base < 0) {
+		throw invalid('retry.backoff.base', 'a finite number of milliseconds >= 0', base);
+	}
+
+	if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
+		throw invalid('retry.backoff.max', 'a finite number of milliseconds >= 0', max);
+	}
+
+	// Full jitter: spreads retries of many lanes that failed together. The exponent stops where
+	// `base * 2 ** n` could overflow to Infinity (and `0 * Infinity` to NaN) after a thousand attempts.
+	return attempt => Math.round(Math.random() * Math.min(max, base * 2 ** Math.min(attempt - 1, 52)));
+}
+
+/** `uncertain` as a checked, complete policy. */
+export function normalizeUncertain(value: UncertainOptions | undefined): UncertainPolicy {
+	const options = value === undefined ? {policy: defaults.uncertain.policy} : typeof value === 'string' ? {policy: value} : value;
+	if (typeof options !== 'object' || options === null) {
+		throw invalid('uncertain', "`'settle'`, `'verify'`, `'fail'` or `{policy, graceMs}`", value);
+	}
+
+	const {policy, graceMs = defaults.uncertain.graceMs} = options;
+	if (policy !== 'settle' && policy !== 'verify' && policy !== 'fail') {
+		throw invalid('uncertain.policy', "`'settle'`, `'verify'` or `'fail'`", policy);
+	}
+
+	if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0) {
+		throw invalid('uncertain.graceMs', 'a finite number of milliseconds >= 0', graceMs);
+	}
+
+	return {policy, graceMs};
+}
+
+/** Pacer options as checked, complete settings for `new Pacer()`. */
+export function normalizePacing(options: PacerOptions = {}): PacerSettings {
+	const {mode = defaults.pacing.mode, maxBuckets = defaults.pacing.maxBuckets, probe = defaults.pacing.probe, maxWait = defaults.pacing.maxWait} = options;
+	if (mode !== 'burst' && mode !== 'spread') {
+		throw invalid('pacing.mode', "`'burst'` or `'spread'`", mode);
+	}
+
+	if (!Number.isInteger(maxBuckets) || maxBuckets < 1) {
+		throw invalid('pacing.maxBuckets', 'an integer >= 1', maxBuckets);
+	}
+
+	if (typeof probe !== 'boolean') {
+		throw invalid('pacing.probe', 'a boolean', probe);
+	}
+
+	if (maxWait !== false && (typeof maxWait !== 'number' || !(maxWait >= 0))) {
+		throw invalid('pacing.maxWait', 'a number of milliseconds >= 0 or `false`', maxWait);
+	}
+
+	return {mode, maxBuckets, probe, maxWait: maxWait === false ? Number.POSITIVE_INFINITY : maxWait};
+}
+
+/** Cache options as checked, complete settings for `new EtagCache()`. */
+export function normalizeCache(options: CacheOptions): CacheSettings {
+	const {maxEntries = defaults.cache.maxEntries, maxBodyBytes = defaults.cache.maxBodyBytes} = options;
+	if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+		throw invalid('cache.maxEntries', 'an integer >= 1', maxEntries);
+	}
+
+	if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
+		throw invalid('cache.maxBodyBytes', 'an integer >= 0', maxBodyBytes);
+	}
+
+	return {maxEntries, maxBodyBytes};
 }

@@ -2,10 +2,16 @@ import {getEventListeners} from 'node:events';
 import fc from 'fast-check';
 import {afterEach, expect, test, vi} from 'vitest';
 import {createLanes, isRateLimitError, RateLimitError} from '../src/index.js';
-import {Pacer, type PacingMode, resetMargin} from '../src/pacing/pacer.js';
+import {normalizePacing} from '../src/options.js';
+import {Pacer, type PacerOptions, type PacingMode, resetMargin} from '../src/pacing/pacer.js';
 import {FixedWindowLimiter, rateLimitHeader, resetSeconds} from '../src/testing/rate-limit.js';
 
 const t0 = Date.UTC(2025, 0, 1);
+
+/** A pacer as `createLanes({pacing})` makes one: the options checked and completed with the defaults. */
+function newPacer(options?: PacerOptions): Pacer {
+	return new Pacer(normalizePacing(options));
+}
 
 afterEach(() => {
 	// Spies first: restoring them after the real timers are back would reinstall the fake ones.
@@ -74,7 +80,7 @@ test.each<PacingMode>(['burst', 'spread'])('Pacer (%s) - acceptance: 90 requests
 	vi.useFakeTimers({now: t0});
 	const latency = 50;
 	const server = endpoint(30, 60_000);
-	const pacer = new Pacer({mode});
+	const pacer = newPacer({mode});
 	let finished = 0;
 	const done = Promise.all(
 		Array.from({length: 90}, async () => {
@@ -118,11 +124,11 @@ test('Pacer - acceptance control: the same batch without the pacer bounces off t
 
 test('Pacer - a bucket it knows nothing about does not wait', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	await pacer.wait('unknown');
 	expect(vi.getTimerCount()).toBe(0);
 
-	const unprobed = new Pacer({probe: false});
+	const unprobed = newPacer({probe: false});
 	const {starts, done} = waitMany(unprobed, 'unknown', 3);
 	await done;
 	expect(starts).toEqual([0, 0, 0]);
@@ -131,7 +137,7 @@ test('Pacer - a bucket it knows nothing about does not wait', async () => {
 
 test('Pacer - while the first request to an unknown bucket is in flight, the others wait for its answer', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	const {starts, done} = waitMany(pacer, 'b', 4);
 	await vi.advanceTimersByTimeAsync(500);
 	expect(starts).toEqual([0]);
@@ -144,7 +150,7 @@ test('Pacer - while the first request to an unknown bucket is in flight, the oth
 
 test('Pacer - an answer without rate-limit fields frees an unknown bucket for good; a failure lets the next request ask', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(100);
 	expect(starts).toEqual([0]);
@@ -164,7 +170,7 @@ test('Pacer - an answer without rate-limit fields frees an unknown bucket for go
 
 test('Pacer (spread) - requests are spread evenly over what is left of the window when more wait than the quota left', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=5, remaining=5, reset=10'));
 	const {starts, done} = waitMany(pacer, 'b', 7);
 	await vi.advanceTimersByTimeAsync(9000);
@@ -184,7 +190,7 @@ test('Pacer (spread) - requests are spread evenly over what is left of the windo
 
 test('Pacer (spread) - requests arriving one by one are spaced too, not only queued ones', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=3, remaining=3, reset=9'));
 	const starts: number[] = [];
 	for (let index = 0; index < 3; index++) {
@@ -200,7 +206,7 @@ test('Pacer (spread) - requests arriving one by one are spaced too, not only que
 
 test('Pacer (spread) - the requests that waited for a window start at once when they fit in it; later ones are spaced', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=4, remaining=0, reset=10'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(10_000);
@@ -218,7 +224,7 @@ test('Pacer (spread) - the requests that waited for a window start at once when 
 
 test('Pacer (spread) - requests in flight count against `remaining` until their answers arrive', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=2, remaining=2, reset=30'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(16_000);
@@ -236,7 +242,7 @@ test('Pacer (spread) - requests in flight count against `remaining` until their 
 
 test('Pacer (spread) - an answer from earlier in the window does not raise `remaining`', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=10, remaining=1, reset=60'));
 	vi.advanceTimersByTime(1000);
 	// Sent before the one above, answered after it.
@@ -251,7 +257,7 @@ test('Pacer (spread) - an answer from earlier in the window does not raise `rema
 
 test('Pacer - an answer from the next window replaces the exhausted one', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=60'));
 	const waiting = pacer.wait('b');
 	await vi.advanceTimersByTimeAsync(59_000);
@@ -262,7 +268,7 @@ test('Pacer - an answer from the next window replaces the exhausted one', async 
 
 test('Pacer (spread) - a late answer from a window that has ended does not hold up the current one', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=5, remaining=1, reset=10'));
 	vi.advanceTimersByTime(10_000);
 	pacer.observe('b', rateLimit('limit=5, remaining=4, reset=60'));
@@ -277,7 +283,7 @@ test('Pacer (spread) - a late answer from a window that has ended does not hold 
 
 test('Pacer (spread) - after the reset a new window of `limit` is spread like the first', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=4, remaining=0, reset=8'));
 	const {starts, done} = waitMany(pacer, 'b', 6);
 	await vi.advanceTimersByTimeAsync(15_000);
@@ -294,7 +300,7 @@ test('Pacer (spread) - after the reset a new window of `limit` is spread like th
 
 test('Pacer (spread) - a request that ends without an answer stays counted, and may have opened the window as late as then', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=2, remaining=0, reset=8'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(12_000);
@@ -313,7 +319,7 @@ test('Pacer (spread) - a request that ends without an answer stays counted, and 
 
 test('Pacer (spread) - without a known limit, the first request after the reset asks for the new window', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', new Headers({'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '10'}));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(10_500);
@@ -325,7 +331,7 @@ test('Pacer (spread) - without a known limit, the first request after the reset 
 
 test('Pacer - a Retry-After next to the rate-limit fields wins', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=10, remaining=5, reset=30', {'Retry-After': '5'}));
 	const waiting = pacer.wait('b');
 	await vi.advanceTimersByTimeAsync(4999 + resetMargin);
@@ -335,14 +341,14 @@ test('Pacer - a Retry-After next to the rate-limit fields wins', async () => {
 	expect(Date.now() - t0).toBe(5000 + resetMargin);
 
 	// Without rate-limit fields a Retry-After is the limiter's business (it pauses every request), not the pacer's.
-	const alone = new Pacer();
+	const alone = newPacer();
 	alone.observe('b', new Headers({'Retry-After': '5'}));
 	expect(alone.size).toBe(0);
 });
 
 test('Pacer - aborting a wait rejects with the reason and leaves no timer or listener', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=30'));
 	const controller = new AbortController();
 	const waiting = pacer.wait('b', controller.signal);
@@ -359,7 +365,7 @@ test('Pacer - aborting a wait rejects with the reason and leaves no timer or lis
 
 test('Pacer (spread) - a wait that starts removes its abort listener, and an aborted one gives its turn to the next', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=2, remaining=2, reset=10'));
 	const controllers = [new AbortController(), new AbortController(), new AbortController()];
 	const starts: string[] = [];
@@ -382,7 +388,7 @@ test('Pacer (spread) - a wait that starts removes its abort listener, and an abo
 
 test('Pacer - buckets are bounded: the least recently used idle one is forgotten first', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({maxBuckets: 2});
+	const pacer = newPacer({maxBuckets: 2});
 	const exhausted = rateLimit('limit=1, remaining=0, reset=60');
 	pacer.observe('a', exhausted);
 	pacer.observe('b', exhausted);
@@ -403,7 +409,7 @@ test('Pacer - buckets are bounded: the least recently used idle one is forgotten
 
 test('Pacer - a bucket with requests waiting is never forgotten', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({maxBuckets: 1});
+	const pacer = newPacer({maxBuckets: 1});
 	pacer.observe('a', rateLimit('limit=1, remaining=0, reset=60'));
 	const waiting = pacer.wait('a');
 	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=60'));
@@ -417,7 +423,7 @@ test('Pacer - a bucket with requests waiting is never forgotten', async () => {
 
 test('Pacer - a bucket is forgotten once its window has reset with nothing waiting or in flight', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('a', rateLimit('limit=5, remaining=2, reset=10'));
 	pacer.observe('b', rateLimit('limit=5, remaining=2, reset=30'));
 	expect(pacer.size).toBe(2);
@@ -430,10 +436,10 @@ test('Pacer - a bucket is forgotten once its window has reset with nothing waiti
 });
 
 test('Pacer - invalid options and buckets', async () => {
-	expect(() => new Pacer({maxBuckets: 0})).toThrow(new TypeError('Expected `pacing.maxBuckets` to be an integer >= 1, got `0` (number)'));
-	expect(() => new Pacer({maxBuckets: 1.5})).toThrow('Expected `pacing.maxBuckets` to be an integer >= 1, got `1.5` (number)');
-	expect(() => new Pacer({probe: 'yes' as unknown as boolean})).toThrow('Expected `pacing.probe` to be a boolean, got `"yes"` (string)');
-	await expect(new Pacer().wait(1 as unknown as string)).rejects.toThrow(new TypeError('Expected `bucket` to be a string, got `1` (number)'));
+	expect(() => newPacer({maxBuckets: 0})).toThrow(new TypeError('Expected `pacing.maxBuckets` to be an integer >= 1, got `0` (number)'));
+	expect(() => newPacer({maxBuckets: 1.5})).toThrow('Expected `pacing.maxBuckets` to be an integer >= 1, got `1.5` (number)');
+	expect(() => newPacer({probe: 'yes' as unknown as boolean})).toThrow('Expected `pacing.probe` to be a boolean, got `"yes"` (string)');
+	await expect(newPacer().wait(1 as unknown as string)).rejects.toThrow(new TypeError('Expected `bucket` to be a string, got `1` (number)'));
 });
 
 /** Runs `requests` through a pacer against `endpoint(limit, windowSeconds)`, each delayed `out` on the way there and `back` on the way back; `lost` answers never arrive. */
@@ -444,7 +450,7 @@ async function simulate(
 	mode: PacingMode = 'burst',
 ) {
 	const limiter = new FixedWindowLimiter(limit, windowSeconds * 1000, () => Date.now());
-	const pacer = new Pacer({mode});
+	const pacer = newPacer({mode});
 	let tooMany = 0;
 	let settled = 0;
 	const done = Promise.all(
@@ -579,7 +585,7 @@ async function refusal(promise: Promise<void>): Promise<RateLimitError> {
 
 test('Pacer - a Retry-After of 1e12 s does not wedge the bucket: its requests fail at once, and one asks again after `maxWait`', async () => {
 	const timers = watchTimers();
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=30', {'Retry-After': '1000000000000'}));
 	const error = await refusal(pacer.wait('b'));
 	expect(error).toMatchObject({code: 'WL_RATE_LIMITED', bucket: 'b', retryAt: t0 + 1e15, maxWait: hour});
@@ -613,7 +619,7 @@ test('Pacer - a Retry-After of 1e12 s does not wedge the bucket: its requests fa
 
 test('Pacer - a RateLimit reset 30 days away with no quota left: the waiting requests fail at once, later ones too; the answer to the next ask frees the bucket', async () => {
 	const timers = watchTimers();
-	const pacer = new Pacer({probe: true});
+	const pacer = newPacer({probe: true});
 	// Waiting for the answer to the first request, which tells the quota.
 	const {starts, done} = waitMany(pacer, 'b', 1);
 	const queued = [pacer.wait('b', new AbortController().signal), pacer.wait('b')];
@@ -646,7 +652,7 @@ test('Pacer - a RateLimit reset 30 days away with no quota left: the waiting req
 
 test('Pacer (spread) - a long window with quota left is spread over at most `maxWait`, not over the month', async () => {
 	const timers = watchTimers();
-	const pacer = new Pacer({mode: 'spread'});
+	const pacer = newPacer({mode: 'spread'});
 	pacer.observe('b', rateLimit('limit=1000, remaining=100, reset=2592000'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(hour);
@@ -661,7 +667,7 @@ test('Pacer (spread) - a long window with quota left is spread over at most `max
 
 test('Pacer - `maxWait: false` honours a wait of 30 days in full, with a timer that never fires early and never spins', async () => {
 	const timers = watchTimers();
-	const pacer = new Pacer({maxWait: false});
+	const pacer = newPacer({maxWait: false});
 	pacer.observe('b', rateLimit('limit=10, remaining=0, reset=2592000'));
 	const {starts, done} = waitMany(pacer, 'b', 1);
 	await vi.advanceTimersByTimeAsync(2_592_000_000 + resetMargin - 1);
@@ -680,12 +686,12 @@ test('Pacer - `maxWait: false` honours a wait of 30 days in full, with a timer t
 });
 
 test('Pacer - `maxWait` is validated; a wait of exactly `maxWait` is held, a longer one refused', async () => {
-	expect(() => new Pacer({maxWait: -1})).toThrow(new TypeError('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `-1` (number)'));
-	expect(() => new Pacer({maxWait: Number.NaN})).toThrow('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `NaN` (number)');
-	expect(() => new Pacer({maxWait: true as unknown as false})).toThrow('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `true` (boolean)');
+	expect(() => newPacer({maxWait: -1})).toThrow(new TypeError('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `-1` (number)'));
+	expect(() => newPacer({maxWait: Number.NaN})).toThrow('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `NaN` (number)');
+	expect(() => newPacer({maxWait: true as unknown as false})).toThrow('Expected `pacing.maxWait` to be a number of milliseconds >= 0 or `false`, got `true` (boolean)');
 
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer({maxWait: 1000});
+	const pacer = newPacer({maxWait: 1000});
 	pacer.observe('long', rateLimit('limit=10, remaining=0, reset=2'));
 	expect(await refusal(pacer.wait('long'))).toMatchObject({retryAt: t0 + 2000, maxWait: 1000});
 	pacer.observe('short', rateLimit('limit=10, remaining=0, reset=1'));
@@ -734,7 +740,7 @@ test('pacing - after a 429 with Retry-After 1e12 s, later requests to the origin
 
 test('Pacer - a bucket spends what is left at once and waits for the reset only when it is spent; then one request asks', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=5, remaining=3, reset=10'));
 	const {starts, done} = waitMany(pacer, 'b', 6);
 	await vi.advanceTimersByTimeAsync(0);
@@ -758,7 +764,7 @@ test('Pacer - a bucket spends what is left at once and waits for the reset only 
 
 test('Pacer - an answer counts for the requests the server handled before it; every one sent after it counts against it', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=10, remaining=2, reset=30'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(0);
@@ -775,7 +781,7 @@ test('Pacer - an answer counts for the requests the server handled before it; ev
 
 test('Pacer - answers in any order never let more start than the server admits', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	const {starts, done} = waitMany(pacer, 'b', 6);
 	await vi.advanceTimersByTimeAsync(0);
 	pacer.observe('b', rateLimit('limit=4, remaining=3, reset=10'));
@@ -797,7 +803,7 @@ test('Pacer - answers in any order never let more start than the server admits',
 
 test('Pacer - a reset that gives back one unit (a sliding window) lets one request through, and the next reset is asked about again', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=3, remaining=0, reset=2'));
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(2000 + resetMargin);
@@ -815,7 +821,7 @@ test('Pacer - a reset that gives back one unit (a sliding window) lets one reque
 
 test('Pacer - with the window announced (`w`), a unit is back a window after the answer that spent it, before a reset rounded up', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	const policy = {'RateLimit-Policy': '2;w=2'};
 	const {starts, done} = waitMany(pacer, 'b', 3);
 	await vi.advanceTimersByTimeAsync(100);
@@ -834,7 +840,7 @@ test('Pacer - with the window announced (`w`), a unit is back a window after the
 
 test('Pacer - after the reset, the request that asks waits for those still in flight; an answer from the old window does not hold the new one up', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=5, remaining=1, reset=10'));
 	// A slow request, still in flight at the reset.
 	await pacer.wait('b');
@@ -853,7 +859,7 @@ test('Pacer - after the reset, the request that asks waits for those still in fl
 
 test('Pacer - the request that asks after the reset ends without an answer: it may have spent what came back, so the bucket waits a window', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=1, remaining=0, reset=8'));
 	const {starts, done} = waitMany(pacer, 'b', 2);
 	await vi.advanceTimersByTimeAsync(8000 + resetMargin);
@@ -869,7 +875,7 @@ test('Pacer - the request that asks after the reset ends without an answer: it m
 
 test('Pacer - "nothing left" wins over what the bucket expected: another client spent the quota', async () => {
 	vi.useFakeTimers({now: t0});
-	const pacer = new Pacer();
+	const pacer = newPacer();
 	pacer.observe('b', rateLimit('limit=10, remaining=5, reset=10'));
 	const {starts, done} = waitMany(pacer, 'b', 4);
 	await vi.advanceTimersByTimeAsync(0);
@@ -891,7 +897,7 @@ test('Pacer - "nothing left" wins over what the bucket expected: another client 
 });
 
 test('Pacer - `mode` is validated', () => {
-	expect(() => new Pacer({mode: 'even' as PacingMode})).toThrow(new TypeError('Expected `pacing.mode` to be `\'burst\'` or `\'spread\'`, got `"even"` (string)'));
+	expect(() => newPacer({mode: 'even' as PacingMode})).toThrow(new TypeError('Expected `pacing.mode` to be `\'burst\'` or `\'spread\'`, got `"even"` (string)'));
 });
 
 /**
@@ -956,7 +962,7 @@ test('Pacer - property: against fixed windows, sliding windows and token buckets
 				vi.useFakeTimers({now: t0});
 				try {
 					const take = model(algorithm, limit, windowSeconds * 1000, reset);
-					const pacer = new Pacer();
+					const pacer = newPacer();
 					let tooMany = 0;
 					const done = Promise.all(
 						requests.map(async ({arrival, out, back}) => {

@@ -1,6 +1,6 @@
 import {afterEach, beforeEach, expect, test, vi} from 'vitest';
 import {clock, sleep} from '../src/core/clock.js';
-import {normalizeRetry} from '../src/http/retry.js';
+import {normalizeRetry} from '../src/options.js';
 import {parseRetryAfter} from '../src/pacing/rate-limit-headers.js';
 import {createLanes, isLaneTimeoutError, isUncertainOutcomeError} from '../src/index.js';
 import {deferred, flush, track} from './helpers.js';

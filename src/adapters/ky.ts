@@ -6,7 +6,8 @@ import {parseRetryAfter} from '../pacing/rate-limit-headers.js';
 import {bucketOf} from '../http/http.js';
 import {scrubErrorText, secretsOf} from '../errors/redact.js';
 import {requestError, toLaneRequest} from '../keys/request.js';
-import {normalizeUncertain, type UncertainPolicy} from '../occ/uncertain.js';
+import type {UncertainPolicy} from '../occ/uncertain.js';
+import {normalizeUncertain} from '../options.js';
 import {type HttpDeps, InFlightFailure, summarize} from '../http/http.js';
 import {failUncertain, verifyWrite} from '../http/uncertain.js';
 

@@ -8,7 +8,8 @@ import {formatKey} from '../errors/writelane-error.js';
 import {defaultKey, normalizeUrl} from '../keys/normalize.js';
 import {toLaneRequest, toRequest} from '../keys/request.js';
 import {isConflict, readReply, versionOf} from '../occ/conflict.js';
-import {type ConflictBackoffContext, defaultConflictBackoff} from '../occ/contention.js';
+import type {ConflictBackoffContext} from '../occ/contention.js';
+import {defaults} from '../options.js';
 import type {FetchFeatures} from './fetch.js';
 import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from '../http/http.js';
 import {encodeWriteBody, readJsonBody} from '../http/json-body.js';
@@ -108,7 +109,14 @@ export async function update<T, W = T>(
 		throw invalid('mutate', 'a function', mutate);
 	}
 
-	const {method = 'PATCH', headers, signal, precondition = true, attempts = 12, conflictBackoff = defaultConflictBackoff} = options;
+	const {
+		method = defaults.update.method,
+		headers,
+		signal,
+		precondition = defaults.update.precondition,
+		attempts = defaults.update.attempts,
+		conflictBackoff = defaults.update.conflictBackoff,
+	} = options;
 	if (method !== 'PATCH' && method !== 'PUT' && method !== 'POST') {
 		throw invalid('method', "`'PATCH'`, `'PUT'` or `'POST'`", method);
 	}

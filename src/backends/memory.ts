@@ -1,5 +1,6 @@
 import type {AcquireOptions, Lease, LockBackend} from '../core/backend.js';
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {Engine} from '../core/engine.js';
 import {canonicalKeys} from '../keys/key.js';
 import {Emitter} from '../core/events.js';
@@ -40,7 +41,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
 		throw invalid('options', 'an object', options);
 	}
 
-	const {shared = false} = options;
+	const {shared = defaults.memoryBackend.shared} = options;
 	if (typeof shared !== 'boolean') {
 		throw invalid('shared', 'a boolean', shared);
 	}

@@ -3,6 +3,7 @@ import type {Redis} from 'ioredis';
 import type {AcquireOptions, Lease, LockBackend} from '../core/backend.js';
 import {clock, type TimerHandle} from '../core/clock.js';
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {canonicalKeys} from '../keys/key.js';
 import {BackendError} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
@@ -169,7 +170,13 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		throw invalid('options', 'an object', options);
 	}
 
-	const {client, prefix = 'writelane:', leaseMs = 10_000, subscriber: givenSubscriber, restartGrace = true} = options;
+	const {
+		client,
+		prefix = defaults.redisBackend.prefix,
+		leaseMs = defaults.redisBackend.leaseMs,
+		subscriber: givenSubscriber,
+		restartGrace = defaults.redisBackend.restartGrace,
+	} = options;
 	if (typeof client !== 'object' || client === null || typeof client.evalsha !== 'function' || typeof client.duplicate !== 'function') {
 		throw invalid('client', 'an ioredis client', client);
 	}
@@ -182,7 +189,7 @@ export function redisBackend(options: RedisBackendOptions): RedisBackend {
 		throw invalid('leaseMs', 'an integer number of milliseconds from 30 to 2147483647', leaseMs);
 	}
 
-	const commandTimeout = options.commandTimeout ?? Math.min(2000, Math.floor(leaseMs / 2));
+	const commandTimeout = options.commandTimeout ?? Math.min(defaults.redisBackend.maxCommandTimeout, Math.floor(leaseMs / 2));
 	if (typeof commandTimeout !== 'number' || !Number.isInteger(commandTimeout) || commandTimeout < 1 || commandTimeout >= leaseMs) {
 		throw invalid('commandTimeout', `an integer number of milliseconds from 1 to below \`leaseMs\` (${leaseMs})`, commandTimeout);
 	}

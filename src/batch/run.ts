@@ -21,6 +21,7 @@ per-key bookkeeping is dropped when an operation settles, and only per-lane coun
 */
 import {clock} from '../core/clock.js';
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import type {RateLimit} from '../core/limiter.js';
 import {classify} from '../keys/classify.js';
 import type {OperationKind} from '../keys/types.js';
@@ -192,7 +193,7 @@ function normalize(options: BatchOptions): Settings {
 		throw invalid('options', 'an object with at least `lanes`', options);
 	}
 
-	const {lanes, baseUrl, headers, fetch, journal, onFailure = 'skip', window = 1000, signal, onResult, limits} = options;
+	const {lanes, baseUrl, headers, fetch, journal, onFailure = defaults.batch.onFailure, window = defaults.batch.window, signal, onResult, limits} = options;
 	if (typeof lanes?.wrapFetch !== 'function' || typeof lanes.keysOf !== 'function') {
 		throw invalid('lanes', 'a lanes instance (from `createLanes()`)', lanes);
 	}

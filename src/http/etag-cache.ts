@@ -1,4 +1,3 @@
-import {invalid} from '../errors/describe.js';
 import {BoundedMap} from '../keys/lru.js';
 
 /** Options of the conditional-GET cache (`createLanes({cache})`). */
@@ -13,6 +12,12 @@ export type CacheOptions = {
 	@default 1_048_576
 	*/
 	readonly maxBodyBytes?: number;
+};
+
+/** `CacheOptions` with the defaults filled in and checked. */
+export type CacheSettings = {
+	readonly maxEntries: number;
+	readonly maxBodyBytes: number;
 };
 
 type Entry = {
@@ -32,18 +37,10 @@ export class EtagCache {
 	readonly #entries: BoundedMap<string, Entry>;
 	readonly #maxBodyBytes: number;
 
-	constructor(options: CacheOptions) {
-		const {maxEntries = 500, maxBodyBytes = 1_048_576} = options;
-		if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-			throw invalid('cache.maxEntries', 'an integer >= 1', maxEntries);
-		}
-
-		if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
-			throw invalid('cache.maxBodyBytes', 'an integer >= 0', maxBodyBytes);
-		}
-
-		this.#entries = new BoundedMap(maxEntries);
-		this.#maxBodyBytes = maxBodyBytes;
+	/** `settings` are checked and complete: `normalizeCache()` (options.ts) makes them from `CacheOptions`. */
+	constructor(settings: CacheSettings) {
+		this.#entries = new BoundedMap(settings.maxEntries);
+		this.#maxBodyBytes = settings.maxBodyBytes;
 	}
 
 	/** The request to send: with `If-None-Match` when a validator is cached and the caller set none. */

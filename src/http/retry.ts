@@ -1,4 +1,3 @@
-import {describe, invalid} from '../errors/describe.js';
 import {parseRetryAfter} from '../pacing/rate-limit-headers.js';
 
 /** How writelane retries an HTTP request. Every attempt runs inside the lane the first one took. */
@@ -41,6 +40,7 @@ export type RetryOptions = {
 	readonly maxRetryAfter?: number | false;
 };
 
+/** A retry policy with every default filled in and checked: what `normalizeRetry()` (options.ts) makes of `RetryOptions`. */
 export type RetryPolicy = {
 	readonly limit: number;
 	readonly methods: ReadonlySet<string>;
@@ -49,75 +49,6 @@ export type RetryPolicy = {
 	readonly backoff: (attempt: number) => number;
 	readonly maxRetryAfter: number;
 };
-
-const idempotent = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'];
-
-export function normalizeRetry(value: RetryOptions | number | false | undefined): RetryPolicy {
-	const options: RetryOptions = value === undefined ? {} : value === false ? {limit: 0} : typeof value === 'number' ? {limit: value} : value;
-	if (typeof options !== 'object' || options === null) {
-		throw invalid('retry', 'an object, a number or `false`', value);
-	}
-
-	const limit = options.limit ?? 2;
-	if (!Number.isInteger(limit) || limit < 0) {
-		throw invalid('retry.limit', 'an integer >= 0', limit);
-	}
-
-	const methods = options.methods ?? idempotent;
-	if (!Array.isArray(methods) || methods.some(method => typeof method !== 'string' || method === '')) {
-		throw invalid('retry.methods', 'an array of method names', methods);
-	}
-
-	const statusCodes = options.statusCodes ?? [429, 502, 503, 504];
-	if (!Array.isArray(statusCodes) || statusCodes.some(code => !Number.isInteger(code) || code < 100 || code > 599)) {
-		throw invalid('retry.statusCodes', 'an array of HTTP status codes', statusCodes);
-	}
-
-	const networkErrors = options.networkErrors ?? true;
-	if (typeof networkErrors !== 'boolean') {
-		throw invalid('retry.networkErrors', 'a boolean', networkErrors);
-	}
-
-	const maxRetryAfter = options.maxRetryAfter ?? 60_000;
-	if (maxRetryAfter !== false && (typeof maxRetryAfter !== 'number' || !(maxRetryAfter >= 0))) {
-		throw invalid('retry.maxRetryAfter', 'a number >= 0 or `false`', maxRetryAfter);
-	}
-
-	return {
-		limit,
-		methods: new Set(methods.map(method => method.toUpperCase())),
-		statusCodes: new Set(statusCodes),
-		networkErrors,
-		backoff: normalizeBackoff(options.backoff),
-		maxRetryAfter: maxRetryAfter === false ? Number.POSITIVE_INFINITY : maxRetryAfter,
-	};
-}
-
-function normalizeBackoff(backoff: RetryOptions['backoff']): (attempt: number) => number {
-	if (typeof backoff === 'function') {
-		return attempt => {
-			const ms = backoff(attempt);
-			if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-				throw new TypeError(`Expected \`retry.backoff()\` to return a finite number of milliseconds >= 0, got ${describe(ms)}`);
-			}
-
-			return ms;
-		};
-	}
-
-	const {base = 300, max = 10_000} = backoff ?? {};
-	if (typeof base !== 'number' || !Number.isFinite(base) || base < 0) {
-		throw invalid('retry.backoff.base', 'a finite number of milliseconds >= 0', base);
-	}
-
-	if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
-		throw invalid('retry.backoff.max', 'a finite number of milliseconds >= 0', max);
-	}
-
-	// Full jitter: spreads retries of many lanes that failed together. The exponent stops where
-	// `base * 2 ** n` could overflow to Infinity (and `0 * Infinity` to NaN) after a thousand attempts.
-	return attempt => Math.round(Math.random() * Math.min(max, base * 2 ** Math.min(attempt - 1, 52)));
-}
 
 export type RetryDecision = {readonly retry: false} | {readonly retry: true; readonly delayMs: number; readonly pause: boolean};
 

@@ -1,5 +1,4 @@
 import {sleep} from '../core/clock.js';
-import {invalid} from '../errors/describe.js';
 import {UncertainOutcomeError} from '../errors/errors.js';
 import {formatKey} from '../errors/writelane-error.js';
 
@@ -22,25 +21,8 @@ based on a version that has moved on is refused by the server.
 */
 export type UncertainOptions = UncertainPolicyName | {readonly policy: UncertainPolicyName; readonly graceMs?: number};
 
+/** `UncertainOptions` with the defaults filled in and checked (`normalizeUncertain()`, options.ts). */
 export type UncertainPolicy = {readonly policy: UncertainPolicyName; readonly graceMs: number};
-
-export function normalizeUncertain(value: UncertainOptions | undefined): UncertainPolicy {
-	const options = value === undefined ? {policy: 'settle' as const} : typeof value === 'string' ? {policy: value} : value;
-	if (typeof options !== 'object' || options === null) {
-		throw invalid('uncertain', "`'settle'`, `'verify'`, `'fail'` or `{policy, graceMs}`", value);
-	}
-
-	const {policy, graceMs = 1000} = options;
-	if (policy !== 'settle' && policy !== 'verify' && policy !== 'fail') {
-		throw invalid('uncertain.policy', "`'settle'`, `'verify'` or `'fail'`", policy);
-	}
-
-	if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0) {
-		throw invalid('uncertain.graceMs', 'a finite number of milliseconds >= 0', graceMs);
-	}
-
-	return {policy, graceMs};
-}
 
 export type UncertainTools = {
 	readonly keys: readonly string[];

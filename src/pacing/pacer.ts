@@ -60,6 +60,14 @@ export type PacerOptions = {
 	readonly maxWait?: number | false;
 };
 
+/** `PacerOptions` with the defaults filled in and checked; `maxWait: false` is `Infinity`. */
+export type PacerSettings = {
+	readonly mode: PacingMode;
+	readonly maxBuckets: number;
+	readonly probe: boolean;
+	readonly maxWait: number;
+};
+
 type Waiter = {
 	readonly resolve: () => void;
 	readonly reject: (reason: unknown) => void;
@@ -184,28 +192,12 @@ export class Pacer implements Pacing {
 	readonly #probe: boolean;
 	readonly #maxWait: number;
 
-	constructor(options: PacerOptions = {}) {
-		const {mode = 'burst', maxBuckets = 1000, probe = true, maxWait = 3_600_000} = options;
-		if (mode !== 'burst' && mode !== 'spread') {
-			throw invalid('pacing.mode', "`'burst'` or `'spread'`", mode);
-		}
-
-		if (!Number.isInteger(maxBuckets) || maxBuckets < 1) {
-			throw invalid('pacing.maxBuckets', 'an integer >= 1', maxBuckets);
-		}
-
-		if (typeof probe !== 'boolean') {
-			throw invalid('pacing.probe', 'a boolean', probe);
-		}
-
-		if (maxWait !== false && (typeof maxWait !== 'number' || !(maxWait >= 0))) {
-			throw invalid('pacing.maxWait', 'a number of milliseconds >= 0 or `false`', maxWait);
-		}
-
-		this.#mode = mode;
-		this.#maxBuckets = maxBuckets;
-		this.#probe = probe;
-		this.#maxWait = maxWait === false ? Number.POSITIVE_INFINITY : maxWait;
+	/** `settings` are checked and complete: `normalizePacing()` (options.ts) makes them from `PacerOptions`. */
+	constructor(settings: PacerSettings) {
+		this.#mode = settings.mode;
+		this.#maxBuckets = settings.maxBuckets;
+		this.#probe = settings.probe;
+		this.#maxWait = settings.maxWait;
 	}
 
 	/** Buckets remembered. */

@@ -1,4 +1,5 @@
 import {invalid, rejectUnknown} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
@@ -217,7 +218,7 @@ function validateOptions(options: unknown): number | false {
 	rejectUnknown('capacities()', options, ['blockOwners']);
 	const {blockOwners} = options;
 	if (blockOwners === undefined) {
-		return 10_000;
+		return defaults.presets.capacities.blockOwners;
 	}
 
 	if (blockOwners !== false && (typeof blockOwners !== 'number' || !Number.isSafeInteger(blockOwners) || blockOwners < 1)) {

@@ -1,4 +1,5 @@
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, Preset, Versioning} from '../keys/types.js';
@@ -144,7 +145,7 @@ await lanes.update(`${server}/apis/apps/v1/namespaces/default/deployments/web`, 
 ```
 */
 export function kubernetes(options?: KubernetesOptions): Preset {
-	const {groups = false} = optionsObject(options) as KubernetesOptions;
+	const {groups = defaults.presets.kubernetes.groups} = optionsObject(options) as KubernetesOptions;
 	if (typeof groups !== 'boolean') {
 		throw invalid('groups', 'a boolean', groups);
 	}

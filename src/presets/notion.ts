@@ -1,4 +1,5 @@
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
@@ -116,7 +117,7 @@ class BlockPages {
 }
 
 function validateOptions(options: NotionOptions | undefined): number | false {
-	const {blockOwners = 10_000} = optionsObject(options) as NotionOptions;
+	const {blockOwners = defaults.presets.notion.blockOwners} = optionsObject(options) as NotionOptions;
 	if (blockOwners !== false && (typeof blockOwners !== 'number' || !Number.isSafeInteger(blockOwners) || blockOwners < 1)) {
 		throw invalid('blockOwners', 'an integer >= 1 or false', blockOwners);
 	}

@@ -1,4 +1,5 @@
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {normalizePathname} from '../keys/normalize.js';
@@ -37,7 +38,7 @@ function collectionSegment(value: unknown, index: number): string {
 }
 
 function validateOptions(options: RekordOptions | undefined): {base: string[]; collections: ReadonlySet<string>} {
-	const {basePath = '/', collections = ['records']} = optionsObject(options) as RekordOptions;
+	const {basePath = defaults.presets.rekord.basePath, collections = defaults.presets.rekord.collections} = optionsObject(options) as RekordOptions;
 	const base = basePathSegments('basePath', basePath);
 	if (!Array.isArray(collections) || collections.length === 0) {
 		throw invalid('collections', 'a non-empty array of path segments', collections);

@@ -1,4 +1,5 @@
 import {invalid} from '../errors/describe.js';
+import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, Versioning} from '../keys/types.js';
@@ -302,7 +303,7 @@ function upsertedObject(request: LaneRequest): URL | undefined {
 }
 
 function validateOptions(options: SquareOptions | undefined): ReadonlySet<string> {
-	const {conflictCodes = ['VERSION_MISMATCH', 'CONFLICT']} = optionsObject(options) as SquareOptions;
+	const {conflictCodes = defaults.presets.square.conflictCodes} = optionsObject(options) as SquareOptions;
 	if (!Array.isArray(conflictCodes) || !conflictCodes.every(nonEmpty)) {
 		throw invalid('conflictCodes', 'an array of error codes (non-empty strings)', conflictCodes);
 	}
