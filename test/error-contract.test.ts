@@ -50,6 +50,16 @@ test('update() - a body that is not JSON rejects with BodyParseError: status, re
 	expect(server!.log).toEqual([`GET /object?token=${token}`]);
 });
 
+test('update() - the excerpt keeps words that contain a short header value; values of 8 characters or more are still blanked', async () => {
+	// `x-call: a` and the 7-character values are too short to be credentials; `x-eight` (8) and the query value are not.
+	const {url} = await serve('<html>no JSON at this path: call a, step abcdefg, sig abcdefgh, q q-1234567, run 1234567</html>');
+	const lanes = createLanes();
+	const headers = {'x-call': 'a', 'x-seven': 'abcdefg', 'x-eight': 'abcdefgh'};
+	const error = (await rejection(lanes.update(`${url}/object?run=1234567&q=q-1234567`, state => state, {headers}))) as BodyParseError;
+	expect(error).toBeInstanceOf(BodyParseError);
+	expect(error.excerpt).toBe('<html>no JSON at this path: call a, step abcdefg, sig [redacted], q [redacted], run 1234567</html>');
+});
+
 test('update() - the excerpt is short, and an empty body says so', async () => {
 	const {url} = await serve(`not json ${'x'.repeat(500)}`);
 	const lanes = createLanes();

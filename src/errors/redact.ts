@@ -1,7 +1,9 @@
 /*
 What errors may show of what a request carried. Header values are secret unless the header is on
 an allow-list; URL user info and query values always are. Used to scrub the text of a server's
-answer or of a platform error before it goes into one of our messages.
+answer or of a platform error before it goes into one of our messages. A secret is blanked wherever
+it appears, so only strings long enough to be a credential are looked for (see `minSecret`); the
+credential-shaped patterns in `scrub()` cover the rest whatever its length.
 */
 
 /** Headers whose values never carry credentials. Every other header's value counts as one. */
@@ -24,19 +26,27 @@ const publicHeaders = new Set([
 	'user-agent',
 ]);
 
-/** Parts shorter than this are not looked for on their own: they would match ordinary words. */
-const minPart = 4;
+/**
+Values and parts shorter than this are not looked for as substrings. A secret is blanked wherever it
+appears in a server's text, so a short one mangles ordinary words (a custom header `x-call: a` would
+turn `"path"` into `"p[redacted]th"`, a query `?page=2` every `2`). Eight characters is the shortest
+password NIST SP 800-63B lets a verifier accept; bearer tokens, session cookies and API keys are far
+longer (16 or more random characters). Shorter values still go where a credential is recognisable by
+its shape: URL user info and query strings, `Bearer …`, `token=…` and `"password": "…"` are
+redacted by the patterns in `scrub()` whatever their length.
+*/
+const minSecret = 8;
 const redacted = '[redacted]';
 
 function addValue(secrets: Set<string>, value: string): void {
-	if (value === '') {
+	if (value.length < minSecret) {
 		return;
 	}
 
 	secrets.add(value);
 	// `Bearer <token>`, `a=1; session=<id>`, `key1,key2`: each part on its own, too.
 	for (const part of value.split(/[\s,;=:]+/)) {
-		if (part.length >= minPart) {
+		if (part.length >= minSecret) {
 			secrets.add(part);
 		}
 	}
@@ -53,7 +63,8 @@ function addValue(secrets: Set<string>, value: string): void {
 
 /**
 The secret strings of a request: the values of its headers outside the allow-list, its URL's user
-name and password and its query values, each whole and split into parts.
+name and password and its query values, each whole and split into parts, those of at least
+`minSecret` (8) characters.
 */
 export function secretsOf(headers: Iterable<[string, string]> | undefined, url: string | URL | undefined): Set<string> {
 	const secrets = new Set<string>();
