@@ -1,4 +1,4 @@
-// The README's quick start, runnable as is: `node examples/quick-start.mjs` after `npm run build`.
+// A runnable, longer version of the README's quick start (it also sends a call through ky): `node examples/quick-start.mjs` after `npm run build`.
 import ky from 'ky';
 import {capacities, createLanes} from 'writelane';
 import {startLwwServer} from 'writelane/testing';

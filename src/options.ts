@@ -42,8 +42,8 @@ export const defaults = freeze({
 		idempotencyKeys: false,
 		/**
 		Probing costs one round trip per bucket, once; without it a batch that starts at once sends
-		everything before the first answer shows the quota, and all over it comes back 429 (README,
-		"Rate limits that follow the server", has the measurements).
+		everything before the first answer shows the quota, and all over it comes back 429
+		(docs/benchmarks.md, "Rate limits that follow the server", has the measurements).
 		*/
 		pacing: true,
 	},
@@ -104,7 +104,9 @@ export type LanesOptions = {
 	readonly concurrency?: number | undefined;
 	/**
 	Requests started per window across all lanes (sliding window), e.g. `{limit: 5, interval: 1000}`.
-	@default false
+	Left out (`undefined`), the preset's published limit applies (`notion()`: 3 per second); `false`
+	turns it off, a preset's limit included.
+	@default the preset's published `rateLimit`, else `false`
 	*/
 	readonly rateLimit?: RateLimit | false | undefined;
 	/**

@@ -47,7 +47,7 @@ export const serveHelp = helpText({
 	notes: [
 		'Writes read the stored object, wait, and write the whole object back, so concurrent writes',
 		'to one object lose changes exactly as a last-write-wins API does. Stops on Ctrl+C (SIGINT)',
-		'or SIGTERM. Endpoints: see "Testing your own automation" in the README.',
+		'or SIGTERM. Endpoints: see docs/testing.md#endpoints in the writelane repository.',
 	],
 	examples: ['writelane serve', 'writelane serve --port 0 --latency 50-200 --rate 30/min', 'writelane serve --token cap-api-local --objects 3'],
 });

@@ -27,7 +27,8 @@ export type RetryOptions = {
 	/**
 	Delay before retry `attempt` (1-based) when the server sent no `Retry-After`: exponential
 	(`base * 2 ** (attempt - 1)`, at most `max`) with full jitter, or your function. Delays are finite
-	milliseconds: your function returning `Infinity` or `NaN` fails the request with a `TypeError`.
+	milliseconds >= 0: a function returning anything but a finite number >= 0 (`Infinity`, `NaN`, a
+	negative number, a non-number) fails the request with a `TypeError`.
 	@default {base: 300, max: 10_000}
 	*/
 	readonly backoff?: {readonly base?: number; readonly max?: number} | ((attempt: number) => number);

@@ -85,10 +85,11 @@ export type ConflictBackoffContext = {
 };
 
 /**
-The default delay after a conflict: decorrelated jitter in units of the resource's own round trip.
-The first delay is uniform in [0, 1] round trip; each next one is drawn from [½, 3 × the previous]
-round trips, capped at 4 round trips and 2 s, so a writer in recovery stays in step with the others
-instead of backing off ever further behind them.
+The default delay after a conflict: decorrelated jitter scaled to the resource's own round trip
+(`roundTripMs`, at least 1 ms). The first delay is uniform between 0 and one round trip; each next
+one is uniform between half a round trip and 3 × the previous delay in milliseconds (never below
+half a round trip), then capped at 4 round trips and at 2 s, and rounded to whole milliseconds. So
+a writer in recovery stays in step with the others instead of backing off ever further behind them.
 */
 export function defaultConflictBackoff(attempt: number, context: ConflictBackoffContext, random: () => number = Math.random): number {
 	const rtt = Math.max(1, context.roundTripMs);

@@ -481,8 +481,8 @@ class HoldGate implements Pending {
 }
 
 /**
-Starts a reference last-write-wins HTTP server shaped like the Capacities API (see the README section
-"Testing your own automation" for the endpoints). Options are validated before anything listens.
+Starts a reference last-write-wins HTTP server shaped like the Capacities API (see docs/testing.md,
+section "Endpoints", for the endpoints). Options are validated before anything listens.
 
 Facts relied on, from the public Capacities developer docs (developers.capacities.io, API v1 beta):
 base paths without ids (`GET /object?id=`, `PATCH /object` with `{id, properties, collections}`,
