@@ -1,6 +1,8 @@
 import {Admission} from './http/admission.js';
-import {createLaneFetch, type FetchFeatures} from './adapters/fetch.js';
-import type {FetchLike, HttpDeps} from './http/http.js';
+import {createLaneFetch} from './adapters/fetch.js';
+import type {HttpDeps} from './http/attempt.js';
+import {Pipeline, pipelines, type Resolve} from './http/pipeline.js';
+import type {Transport} from './http/outgoing.js';
 import {createKyWrapper, type KyInstanceLike} from './adapters/ky.js';
 import {type Mutate, type UpdateOptions, type UpdateResult, update} from './adapters/update.js';
 import {memoryBackend} from './backends/memory.js';
@@ -11,7 +13,7 @@ import {Emitter, type LaneEventHandler, type LaneEventType} from './core/events.
 import {Limiter} from './core/limiter.js';
 import {type LanesOptions, normalizeCache, normalizeOptions, normalizePacing} from './options.js';
 import {canonicalKey, canonicalKeys} from './keys/key.js';
-import type {CompiledKeys, LaneKeys, OperationKind} from './keys/types.js';
+import type {LaneKeys, OperationKind} from './keys/types.js';
 import {classify} from './keys/classify.js';
 import {compileKeys} from './keys/compile.js';
 import {laneRequestOf} from './keys/request.js';
@@ -85,13 +87,13 @@ export type Lanes = {
 	close(options?: CloseOptions): Promise<void>;
 };
 
-/** The compiled rule with its decision replaced by fixed keys; the preset's pacing, observing and versioning stay. */
-function fixedKeys(compiled: CompiledKeys, keys: readonly string[], kind: OperationKind | undefined): CompiledKeys {
+/** A decision of fixed keys instead of the rule's; the preset's pacing, observing and versioning stay. */
+function fixedKeys(keys: readonly string[], kind: OperationKind | undefined): Resolve {
 	if (kind !== undefined && kind !== 'read' && kind !== 'write') {
 		throw invalid('kind', "`'read'`, `'write'` or undefined", kind);
 	}
 
-	return {...compiled, resolve: request => ({keys, kind: kind ?? classify(request.method)})};
+	return request => ({keys, kind: kind ?? classify(request.method)});
 }
 
 const eventTypes = new Set(['enqueue', 'start', 'retry', 'done', 'error', 'idle', '*']);
@@ -116,26 +118,31 @@ export function createLanes(options?: LanesOptions): Lanes {
 		backend,
 		emitter,
 	});
-	const admission = new Admission();
-	const deps: HttpDeps = {limiter, emitter, retry: normalized.retry, keys, pacing: normalized.pacing ? new Pacer(normalizePacing(normalized.pacing)) : undefined, admission, backlog: keys => engine.backlog(keys)};
-	const features: FetchFeatures = {
+	const deps: HttpDeps = {
+		limiter,
+		emitter,
+		retry: normalized.retry,
+		keys,
+		pacing: normalized.pacing ? new Pacer(normalizePacing(normalized.pacing)) : undefined,
 		cache: normalized.cache ? new EtagCache(normalizeCache(normalized.cache)) : undefined,
+		admission: new Admission(),
+		backlog: keys => engine.backlog(keys),
+	};
+	const pipeline = new Pipeline(engine, deps, {
 		coalescer: normalized.coalesce ? new Coalescer() : undefined,
 		uncertain: normalized.uncertain,
 		supersede: normalized.supersede,
 		idempotencyHeader: normalized.idempotencyHeader,
 		contention: new Contention(),
-	};
-	const configuredFetch = normalized.fetch;
-	const defaultFetch: FetchLike = configuredFetch ? request => configuredFetch(request) : request => globalThis.fetch(request);
+	});
+	const defaultTransport: Transport = normalized.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
 	const wrapFetch = (fetchImpl: typeof globalThis.fetch, options?: WrapFetchOptions): typeof globalThis.fetch => {
 		if (typeof fetchImpl !== 'function') {
 			throw invalid('fetchImpl', 'a fetch function', fetchImpl);
 		}
 
-		const fixed = options?.keys === undefined ? deps : {...deps, keys: fixedKeys(keys, canonicalKeys(options.keys, 'keys'), options.kind)};
-		return createLaneFetch(engine, fixed, features, request => fetchImpl(request));
+		return createLaneFetch(pipeline, fetchImpl, options?.keys === undefined ? undefined : fixedKeys(canonicalKeys(options.keys, 'keys'), options.kind));
 	};
 
 	const enter = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
@@ -175,25 +182,23 @@ export function createLanes(options?: LanesOptions): Lanes {
 		return engine.run(canonical, kind, context => limiter.run(async () => fn(context), context.signal, engine.backlog(context.keys)), options);
 	};
 
-	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> => {
-		if (admission.busy) {
-			// An HTTP call made earlier is still reading its body: it enters its lane first.
-			return admission.defer(() => enter(kind, keys, fn, options));
-		}
-
-		return enter(kind, keys, fn, options);
-	};
+	// An HTTP call made earlier may still be reading its body: it enters its lane first.
+	const submit = <T>(kind: 'read' | 'write', keys: LaneKeys, fn: (context: LaneContext) => T | PromiseLike<T>, options?: OperationOptions): Promise<T> =>
+		pipeline.inOrder(
+			() => undefined,
+			() => enter(kind, keys, fn, options),
+		);
 
 	let closing: Promise<void> | undefined;
 
-	return {
-		fetch: createLaneFetch(engine, deps, features, defaultFetch),
+	const lanes: Lanes = {
+		fetch: createLaneFetch(pipeline, defaultTransport),
 		wrapFetch,
-		wrapKy: ky => createKyWrapper(engine, deps, ky, features.uncertain),
+		wrapKy: ky => createKyWrapper(pipeline, ky),
 		keysOf: async (input, init) => keys.resolve(await laneRequestOf(input, init, keys.readsBody)),
 		write: (keys, fn, options) => submit('write', keys, fn, options),
 		read: (keys, fn, options) => submit('read', keys, fn, options),
-		update: (url, mutate, options) => update(engine, deps, features, defaultFetch, url, mutate, options),
+		update: (url, mutate, options) => update(pipeline, defaultTransport, url, mutate, options),
 		stats: () => engine.stats(),
 		on(type, handler) {
 			if (!eventTypes.has(type)) {
@@ -229,4 +234,6 @@ export function createLanes(options?: LanesOptions): Lanes {
 			return closing;
 		},
 	};
+	pipelines.set(lanes, pipeline);
+	return lanes;
 }

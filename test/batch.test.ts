@@ -13,8 +13,8 @@ function op(tag: string, extra: Partial<BatchOperation> = {}): BatchOperation {
 function server() {
 	const log: string[] = [];
 	const answers = new Map<string, Deferred<Response>[]>();
-	const fetch = async (input: RequestInfo | URL): Promise<Response> => {
-		const request = input as Request;
+	const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+		const request = new Request(input, init);
 		const tag = request.headers.get('x-op') ?? `${request.method} ${new URL(request.url).pathname}`;
 		log.push(`send:${tag}`);
 		const answer = deferred<Response>();

@@ -15,18 +15,10 @@ import {startServer} from './http-helpers.js';
 
 /** `'<entry>:<scenario>'` pairs that do not yet behave as their scenario says (run as `test.fails`). */
 const KNOWN_GAPS = new Set<string>([
-	// ky retries the PUT inside the lane (the server sees it twice), but no `retry` event fires.
-	'ky:retry-event',
-	// Both PATCH attempts reach the server without an Idempotency-Key header.
-	'ky:idempotency-key',
-	// The second GET carries no If-None-Match; the server answers it in full.
-	'ky:cache',
 	// Both identical GETs reach the server.
 	'ky:coalesce',
 	// The queued PUT is sent (the server sees a, then b) instead of being replaced by c.
 	'ky:supersede',
-	// The PATCH goes out without an Idempotency-Key and its 503 is not retried: HttpError 503.
-	'update:idempotency-key',
 ]);
 
 type EntryName = 'fetch' | 'ky' | 'update';

@@ -1,15 +1,11 @@
 import {clock} from '../core/clock.js';
+import type {LaneContext} from '../core/engine.js';
 import {invalid} from '../errors/describe.js';
-import type {Engine, LaneContext} from '../core/engine.js';
-import type {LaneRequest, OperationKind} from '../keys/types.js';
-import {parseRetryAfter} from '../pacing/rate-limit-headers.js';
-import {bucketOf} from '../http/http.js';
 import {scrubErrorText, secretsOf} from '../errors/redact.js';
-import {requestError, toLaneRequest} from '../keys/request.js';
-import type {UncertainPolicy} from '../occ/uncertain.js';
-import {normalizeUncertain} from '../options.js';
-import {type HttpDeps, InFlightFailure, summarize} from '../http/http.js';
-import {failUncertain, verifyWrite} from '../http/uncertain.js';
+import {attempt, emitRetry, InFlightFailure} from '../http/attempt.js';
+import {Outgoing, prepareRequest, type Transport} from '../http/outgoing.js';
+import type {Call, Pipeline} from '../http/pipeline.js';
+import {requestError} from '../keys/request.js';
 
 type KyOptions = Record<string, unknown> & {
 	readonly hooks?: Record<string, unknown[] | undefined>;
@@ -49,144 +45,105 @@ function withBodyShortcuts(outcome: Promise<Response>, result: Promise<Response>
 	return outcome;
 }
 
-type Fetch = (input: Request, init?: RequestInit) => Promise<Response>;
 type CallKy = (input: unknown, options?: KyOptions) => Promise<Response>;
 
 /**
 Wraps a ky instance so that each call, with all of ky's own retries, runs inside one hold of its
 lane. The lane is taken in a `beforeRequest` hook (so waiting for it does not count against ky's
-`timeout`), every attempt takes a global slot, and the lane is released when ky's promise settles.
+`timeout`) and released when ky's promise settles; each of ky's attempts goes through the pipeline's
+`attempt()` (pacing, global slot, ETag cache, observing) without its retries, since ky retries.
 A write whose last attempt was sent and got no answer (ky's `timeout`, the caller's signal, a broken
 connection) may still be applied: the call rejects with `UncertainOutcomeError` (the ky error is its
 `cause`) and the lane applies the `uncertain` policy before its next write.
 */
-export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: HttpDeps, instance: K, uncertain: UncertainPolicy = normalizeUncertain(undefined)): K {
+export function createKyWrapper<K extends KyInstanceLike>(pipeline: Pipeline, instance: K): K {
 	if (typeof instance !== 'function' || typeof instance.extend !== 'function') {
 		throw invalid('ky', 'a ky instance', instance);
 	}
 
 	// ky exposes an instance's defaults only to `extend(fn)`; read its fetch so the wrapper keeps it.
-	let parentFetch: Fetch | undefined;
-	(instance.extend as (options: (parent: {fetch?: Fetch}) => object) => unknown)(parent => {
+	let parentFetch: Transport | undefined;
+	(instance.extend as (options: (parent: {fetch?: Transport}) => object) => unknown)(parent => {
 		parentFetch = parent.fetch;
 		return {};
 	});
-	const baseFetch: Fetch = parentFetch ?? ((input, init) => globalThis.fetch(input, init));
+	const baseFetch: Transport = parentFetch ?? ((input, init) => globalThis.fetch(input, init));
 	const callKy = instance as unknown as CallKy;
+	const {deps} = pipeline;
 
 	const call = (input: unknown, options: KyOptions = {}): Promise<Response> => {
-		let held: Promise<void> | undefined;
-		let release: (() => void) | undefined;
-		let laneRequest: LaneRequest | undefined;
-		let heldKeys: readonly string[] = [];
-		let heldKind: OperationKind = 'read';
-		let context: LaneContext | undefined;
-		let attempts = 0;
+		let held: Promise<{call: Call; context: LaneContext}> | undefined;
+		let release!: () => void;
+		const finished = new Promise<void>(resolve => {
+			release = resolve;
+		});
 		// A write attempt that was sent and got no answer (ky's timeout, the caller's signal, a broken
 		// connection): until a later attempt is answered, its outcome is unknown.
-		let inDoubt: Request | undefined;
+		let inDoubt: InFlightFailure | undefined;
+		// Attempts sent so far, and when the last one ended.
+		let attempts = 0;
+		let ended = 0;
 
-		const hold = (request: Request): Promise<void> => {
-			held ??= (async () => {
-				// No user code runs between taking the place and entering the lane, so waiting for it cannot deadlock.
-				const place = deps.admission.reserve();
-				let keys: readonly string[];
-				let kind: OperationKind;
-				try {
-					laneRequest = await toLaneRequest(request, deps.keys.readsBody);
-					({keys, kind} = deps.keys.resolve(laneRequest));
-					heldKeys = keys;
-					heldKind = kind;
-				} catch (error) {
-					deps.admission.release(place);
-					throw error;
-				}
-
-				await new Promise<void>((granted, refused) => {
-					const finished = new Promise<void>(resolve => {
-						release = resolve;
-					});
-					deps.admission.admit(place, () => {
-						engine
-							.run(
-								keys,
-								kind,
-								laneContext => {
-									context = laneContext;
-									granted();
-									return finished;
-								},
-								{signal: request.signal},
-								summarize(request),
-							)
-							.catch(refused);
-					});
-				});
-			})();
+		const hold = (request: Request) => {
+			held ??= pipeline.inOrder(
+				() => pipeline.prepared(prepareRequest(request, deps.keys.readsBody)),
+				async ready => ({call: ready, context: await pipeline.hold(ready, finished)}),
+			);
 			return held;
 		};
 
-		const attempt: Fetch = async (request, init) => {
-			await hold(request);
-			const priority = attempts++ > 0 ? Number.MAX_SAFE_INTEGER : deps.backlog(heldKeys);
-			let sent = false;
-			let response: Response;
-			try {
-				response = await deps.limiter.run(
-					() => {
-						// A request whose signal already aborted is refused by fetch before anything is sent.
-						sent = !request.signal.aborted;
-						return baseFetch(request, init);
-					},
-					request.signal,
-					priority,
-				);
-			} catch (error) {
-				if (sent && heldKind === 'write') {
-					inDoubt = request;
-				}
-
-				throw error;
-			}
-
-			inDoubt = undefined;
-			if (response.status === 429) {
-				// ky waits before its retry itself; pausing the limiter keeps the other lanes from running into the same wall.
-				const delay = parseRetryAfter(response.headers.get('retry-after'), clock.now());
-				if (delay !== undefined && delay <= deps.retry.maxRetryAfter) {
-					deps.limiter.pauseFor(delay);
-				}
-			}
-
-			if (deps.keys.observe && laneRequest) {
-				try {
-					await deps.keys.observe(laneRequest, response);
-				} catch {
-					// Learning from responses is an optimization; it never fails a request.
-				}
-			}
-
-			return response;
+		// ky runs this hook before every attempt. On the first, ky takes a Request the hook returns: the
+		// one with the idempotency key, which its retries then repeat.
+		const beforeRequest = async (request: Request): Promise<Request | undefined> => {
+			const first = held === undefined;
+			const {call} = await hold(request);
+			const sent = call.outgoing.toRequest();
+			return first && sent !== request ? sent : undefined;
 		};
 
-		// As send() does for fetch: each attempt waits for its bucket's announced quota before it takes a
-		// global slot, and its answer (or failure) tells the pacer what is left.
-		const pacedAttempt: Fetch = async (request, init) => {
-			const {pacing} = deps;
-			if (pacing === undefined) {
-				return attempt(request, init);
+		const kyFetch = async (request: Request, init?: RequestInit): Promise<Response> => {
+			const {call, context} = await hold(request);
+			let raw: unknown;
+			const transport: Transport = async input => {
+				try {
+					return await baseFetch(input, init);
+				} catch (error) {
+					raw = error;
+					throw error;
+				}
+			};
+
+			attempts++;
+			try {
+				const response = await attempt(deps, transport, Outgoing.of(request), {context, laneRequest: call.laneRequest, summary: call.summary, retries: false});
+				inDoubt = undefined;
+				return response;
+			} catch (error) {
+				if (!(error instanceof InFlightFailure)) {
+					throw error;
+				}
+
+				if (call.kind === 'write') {
+					inDoubt = error;
+				}
+
+				// ky decides its retries by what the transport threw.
+				throw raw ?? error.error;
+			} finally {
+				ended = clock.now();
+			}
+		};
+
+		// ky waits before a retry, then runs this hook: the event reports the wait that was.
+		const beforeRetry = async ({error}: {error: unknown}): Promise<void> => {
+			if (held === undefined) {
+				return;
 			}
 
-			await hold(request);
-			const bucket = laneRequest === undefined ? new URL(request.url).origin : bucketOf(deps, laneRequest);
-			await pacing.wait(bucket, request.signal);
-			let response: Response | undefined;
-			try {
-				response = await attempt(request, init);
-				return response;
-			} finally {
-				pacing.observe(bucket, response?.headers, clock.now());
-			}
+			const {call, context} = await held;
+			const response = (error as {response?: unknown} | null)?.response;
+			const status = response instanceof Response ? response.status : undefined;
+			emitRetry(deps, context, call.summary, {attempt: attempts, delayMs: Math.max(0, clock.now() - ended), status, error: status === undefined ? error : undefined});
 		};
 
 		const hooks = options.hooks ?? {};
@@ -194,51 +151,40 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 		try {
 			result = callKy(input, {
 				...options,
-				fetch: pacedAttempt,
-				hooks: {...hooks, beforeRequest: [...(hooks.beforeRequest ?? []), (request: Request) => hold(request).then(() => undefined)]},
+				fetch: kyFetch,
+				hooks: {...hooks, beforeRequest: [...(hooks.beforeRequest ?? []), beforeRequest], beforeRetry: [beforeRetry, ...(hooks.beforeRetry ?? [])]},
 			});
 		} catch (error) {
 			// ky builds its Request at once; the platform's refusal quotes the URL, password and query included.
 			throw requestError(input, options.headers === undefined ? undefined : {headers: options.headers as HeadersInit}, error, true);
 		}
 
-		const done = () => {
-			release?.();
-		};
-
 		const outcome = new Promise<Response>((resolve, reject) => {
 			result.then(
 				response => {
-					done();
+					release();
 					resolve(response);
 				},
-				(error: unknown) => {
+				async (error: unknown) => {
 					// Scrubbed before the caller sees it: ky quotes the URL, query included.
 					const request = (error as {request?: unknown} | null)?.request;
 					if (request instanceof Request) {
 						scrubErrorText(error, secretsOf(request.headers, request.url));
 					}
 
-					const write = inDoubt;
-					if (write === undefined || context === undefined || laneRequest === undefined) {
-						done();
+					const failure = inDoubt;
+					if (failure === undefined || held === undefined) {
+						release();
 						reject(error);
 						return;
 					}
 
 					// The write may still be applied: the lane applies the `uncertain` policy before its next write.
-					const sentRequest = laneRequest;
-					const laneContext = context;
-					failUncertain({
-						engine,
-						policy: uncertain,
-						context: laneContext,
-						failure: new InFlightFailure(error, write.signal.aborted),
-						verify: () => verifyWrite(deps, request => baseFetch(request), laneContext, write, sentRequest),
-						report: reject,
-					})
+					const {call, context} = await held;
+					pipeline
+						.uncertain(context, call, new InFlightFailure(error, failure.aborted), baseFetch, reject)
 						.catch(reject)
-						.finally(done);
+						.finally(release);
 				},
 			);
 		});
@@ -251,8 +197,8 @@ export function createKyWrapper<K extends KyInstanceLike>(engine: Engine, deps: 
 	}
 
 	const source = instance as unknown as Record<string, unknown>;
-	wrapped.extend = (options: unknown) => createKyWrapper(engine, deps, (source.extend as (options: unknown) => K)(options), uncertain);
-	wrapped.create = (options: unknown) => createKyWrapper(engine, deps, (source.create as (options: unknown) => K)(options), uncertain);
+	wrapped.extend = (options: unknown) => createKyWrapper(pipeline, (source.extend as (options: unknown) => K)(options));
+	wrapped.create = (options: unknown) => createKyWrapper(pipeline, (source.create as (options: unknown) => K)(options));
 	wrapped.stop = source.stop;
 	wrapped.retry = source.retry;
 	return wrapped as unknown as K;

@@ -1,19 +1,20 @@
 import {clock, sleep} from '../core/clock.js';
+import type {LaneContext} from '../core/engine.js';
+import type {RequestSummary} from '../core/events.js';
 import {invalid} from '../errors/describe.js';
-import type {Engine, LaneContext} from '../core/engine.js';
-import type {LaneRequest} from '../keys/types.js';
 import {ConflictError, HttpError, type Reply} from '../errors/errors.js';
 import {excerpt, scrubJson, secretsOf} from '../errors/redact.js';
 import {formatKey} from '../errors/writelane-error.js';
+import {attempt, emitRetry, InFlightFailure, summaryOf} from '../http/attempt.js';
+import {encodeWriteBody, readJsonBody} from '../http/json-body.js';
+import {type Outgoing, type Prepared, prepare, type Transport} from '../http/outgoing.js';
+import type {Pipeline} from '../http/pipeline.js';
+import {versionNow} from '../http/uncertain.js';
 import {defaultKey, normalizeUrl} from '../keys/normalize.js';
-import {toLaneRequest, toRequest} from '../keys/request.js';
+import {toRequest} from '../keys/request.js';
 import {isConflict, readReply, versionOf} from '../occ/conflict.js';
 import type {ConflictBackoffContext} from '../occ/contention.js';
 import {defaults} from '../options.js';
-import type {FetchFeatures} from './fetch.js';
-import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from '../http/http.js';
-import {encodeWriteBody, readJsonBody} from '../http/json-body.js';
-import {failUncertain, versionNow} from '../http/uncertain.js';
 
 function unwrap(error: unknown): never {
 	throw error instanceof InFlightFailure ? error.error : error;
@@ -97,10 +98,8 @@ these lanes wrote in between) re-reads and re-applies `mutate`, all inside the l
 between uncoordinated writers: see `occ/contention.ts`.
 */
 export async function update<T, W = T>(
-	engine: Engine,
-	deps: HttpDeps,
-	features: FetchFeatures,
-	defaultFetch: FetchLike,
+	pipeline: Pipeline,
+	defaultTransport: Transport,
 	url: string | URL,
 	mutate: Mutate<T, W>,
 	options: UpdateOptions = {},
@@ -147,162 +146,150 @@ export async function update<T, W = T>(
 		}
 	}
 
-	const fetchImpl: FetchLike = options.fetch ? request => options.fetch!(request) : defaultFetch;
-	const place = deps.admission.reserve();
-	let read: Request;
-	let laneRequest: LaneRequest;
-	let keys: readonly string[];
-	try {
-		read = toRequest(url, {method: 'GET', headers: headers ?? {}, signal: signal ?? null});
-		if (options.writeUrl !== undefined) {
-			// Refused now, not after the read inside the lane.
-			normalizeUrl(toRequest(options.writeUrl).url);
-		}
-		laneRequest = await toLaneRequest(read, false);
-		// A rule that throws must give the place back too, or every later call would wait behind it.
-		const resolved = deps.keys.resolve(laneRequest);
-		// Holding no lane would make the read-modify-write unguarded; fall back to the URL's own key.
-		keys = resolved.keys.length > 0 ? resolved.keys : [defaultKey(laneRequest.url)];
-	} catch (error) {
-		deps.admission.release(place);
-		throw error;
-	}
-	const readSummary = summarize(read);
+	const transport: Transport = options.fetch ?? defaultTransport;
+	const {deps, engine} = pipeline;
 	const {preset} = deps.keys;
 	const versioning = precondition ? preset?.versioning : undefined;
+	const {contention} = pipeline.features;
+	const readInit: RequestInit = {method: 'GET', headers: headers ?? {}};
+	if (signal !== undefined) {
+		readInit.signal = signal;
+	}
 
-	const {contention} = features;
-	const hotKey = keys.join('\n');
-	// The read again, without the caller's signal, for `uncertain: 'verify'` after the caller aborted.
-	const readBack = (): Request => new Request(read, {signal: null});
-
-	const task = async (context: LaneContext, report: (error: unknown) => void): Promise<UpdateResult<W | T>> => {
-		let lastReply: Reply | undefined;
-		let previousDelayMs = 0;
-		// A resource this instance saw contended: leave a writer in recovery a window (see occ/contention.ts).
-		const courtesy = precondition ? contention.courtesy(hotKey, clock.now(), Math.random) : 0;
-		if (courtesy > 0) {
-			await sleep(courtesy, signal);
-		}
-
-		for (let attempt = 1; attempt <= attempts; attempt++) {
-			const started = clock.now();
-			const current = await send(deps, fetchImpl, read, {context, summary: readSummary, laneRequest}).catch(unwrap);
-			if (!current.ok) {
-				throw await httpError(current, read, keys);
-			}
-
-			const etag = current.headers.get('etag');
-			const state = (await readJsonBody(current, read, keys)) as T;
-			const next = await mutate(state, {signal, attempt});
-			if (next === undefined) {
-				return {value: state, written: false, response: current, attempts: attempt};
-			}
-
-			const writeHeaders = new Headers(headers);
-			for (const [name, value] of writeOnly ?? []) {
-				writeHeaders.set(name, value);
-			}
-
-			if (!writeHeaders.has('content-type')) {
-				writeHeaders.set('content-type', 'application/json');
-			}
-
-			let body: unknown = next;
-			if (versioning?.type === 'field') {
-				const version = versioning.read(state);
-				if (version !== undefined) {
-					body = versioning.write(next, version);
-				}
-			} else if (precondition && etag !== null && !etag.startsWith('W/') && !writeHeaders.has('if-match')) {
-				// If-Match compares strongly (RFC 9110 §13.1.1): a weak tag would never match.
-				writeHeaders.set('if-match', etag);
-			}
-
-			const write = new Request(options.writeUrl ?? url, {method, headers: writeHeaders, body: encodeWriteBody(next, body), signal: signal ?? null});
-			const writeSummary = summarize(write);
-			const writeLaneRequest = await toLaneRequest(write, deps.keys.readsBody);
-			let response: Response;
-			try {
-				response = await send(deps, fetchImpl, write, {context, summary: writeSummary, laneRequest: writeLaneRequest});
-			} catch (error) {
-				if (!(error instanceof InFlightFailure)) {
-					throw error;
-				}
-
-				const before = versionOf(write.headers.get('if-match'), body, versioning);
-				return failUncertain({
-					engine,
-					policy: features.uncertain,
-					context,
-					failure: error,
-					async verify() {
-						if (before === undefined) {
-							return undefined;
-						}
-
-						const after = await versionNow(deps, fetchImpl, context, readBack());
-						return after === undefined ? undefined : before !== after;
-					},
-					report,
-				});
-			}
-
-			if (response.ok) {
-				return {value: next, written: true, response, attempts: attempt};
-			}
-
-			const reply = await readReply(response);
-			if (!precondition || !isConflict(response.status, reply.body, preset)) {
-				throw new HttpError(response.status, `${writeSummary.method} ${writeSummary.url}`, {key: keys, excerpt: excerpt(reply.text, secretsOf(write.headers, write.url))});
-			}
-
-			lastReply = {status: response.status, body: scrubJson(reply.body, secretsOf(write.headers, write.url))};
-			const roundTripMs = clock.now() - started;
-			contention.conflict(hotKey, roundTripMs, clock.now());
-			if (attempt === attempts) {
-				break;
-			}
-
-			const delayMs = conflictBackoff(attempt, {roundTripMs, previousDelayMs});
-			if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
-				throw invalid('conflictBackoff()', 'a finite number of milliseconds >= 0', delayMs);
-			}
-
-			if (deps.emitter.active) {
-				deps.emitter.emit({
-					type: 'retry',
-					id: context.id,
-					keys: context.keys,
-					kind: 'write',
-					request: writeSummary,
-					attempt,
-					delayMs,
-					status: response.status,
-				});
-			}
-
-			previousDelayMs = delayMs;
-			await sleep(delayMs, signal);
-		}
-
-		throw new ConflictError(
-			`Lane ${formatKey(keys.length === 1 ? keys[0] : keys)}: the write still conflicted after ${attempts} read-modify-write attempts (last answer ${lastReply?.status})`,
-			{key: keys, attempts, reply: lastReply},
-		);
+	const ready = (read: Prepared) => {
+		// Holding no lane would make the read-modify-write unguarded; fall back to the URL's own key.
+		const {keys} = deps.keys.resolve(read.laneRequest);
+		return {read, keys: keys.length > 0 ? keys : [defaultKey(read.laneRequest.url)]};
 	};
 
-	return new Promise((resolve, reject) => {
-		deps.admission.admit(place, () => {
-			// An uncertain outcome reaches the caller at once (`reject`); the lane stays held for the policy.
-			engine.run(keys, 'write', context => task(context, reject), {signal}, readSummary).then(resolve, reject);
-		});
-	});
+	return pipeline.inOrder(
+		() => {
+			const read = prepare(url, readInit, false);
+			if (options.writeUrl !== undefined) {
+				// Refused now, not after the read inside the lane.
+				normalizeUrl(toRequest(options.writeUrl).url);
+			}
+
+			return read instanceof Promise ? read.then(ready) : ready(read);
+		},
+		({read, keys}) => {
+			const readSummary = summaryOf(read.laneRequest);
+			const hotKey = keys.join('\n');
+
+			const task = async (context: LaneContext, report: (error: unknown) => void): Promise<UpdateResult<W | T>> => {
+				let lastReply: Reply | undefined;
+				let previousDelayMs = 0;
+				// A resource this instance saw contended: leave a writer in recovery a window (see occ/contention.ts).
+				const courtesy = precondition ? contention.courtesy(hotKey, clock.now(), Math.random) : 0;
+				if (courtesy > 0) {
+					await sleep(courtesy, signal);
+				}
+
+				for (let number = 1; number <= attempts; number++) {
+					const started = clock.now();
+					const current = await attempt(deps, transport, read.outgoing, {context, laneRequest: read.laneRequest, summary: readSummary}).catch(unwrap);
+					if (!current.ok) {
+						throw await httpError(current, read.outgoing, readSummary, keys);
+					}
+
+					const etag = current.headers.get('etag');
+					const state = (await readJsonBody(current, read.outgoing, readSummary, keys)) as T;
+					const next = await mutate(state, {signal, attempt: number});
+					if (next === undefined) {
+						return {value: state, written: false, response: current, attempts: number};
+					}
+
+					const writeHeaders = new Headers(headers);
+					for (const [name, value] of writeOnly ?? []) {
+						writeHeaders.set(name, value);
+					}
+
+					if (!writeHeaders.has('content-type')) {
+						writeHeaders.set('content-type', 'application/json');
+					}
+
+					let body: unknown = next;
+					if (versioning?.type === 'field') {
+						const version = versioning.read(state);
+						if (version !== undefined) {
+							body = versioning.write(next, version);
+						}
+					} else if (precondition && etag !== null && !etag.startsWith('W/') && !writeHeaders.has('if-match')) {
+						// If-Match compares strongly (RFC 9110 §13.1.1): a weak tag would never match.
+						writeHeaders.set('if-match', etag);
+					}
+
+					const writeInit: RequestInit = {method, headers: writeHeaders, body: encodeWriteBody(next, body)};
+					if (signal !== undefined) {
+						writeInit.signal = signal;
+					}
+
+					const write = await pipeline.keyed(await prepare(options.writeUrl ?? url, writeInit, deps.keys.readsBody));
+					const writeSummary = summaryOf(write.laneRequest);
+					let response: Response;
+					try {
+						response = await attempt(deps, transport, write.outgoing, {context, laneRequest: write.laneRequest, summary: writeSummary, idempotent: write.idempotent});
+					} catch (error) {
+						if (!(error instanceof InFlightFailure)) {
+							throw error;
+						}
+
+						const before = versionOf(write.outgoing.headers.get('if-match'), body, versioning);
+						// The read again, without the caller's signal (it may be what aborted).
+						const readBack: Prepared = {...read, outgoing: read.outgoing.with({signal: null})};
+						return pipeline.uncertain(context, write, error, transport, report, async () => {
+							if (before === undefined) {
+								return undefined;
+							}
+
+							const after = await versionNow(deps, transport, context, readBack);
+							return after === undefined ? undefined : before !== after;
+						});
+					}
+
+					if (response.ok) {
+						return {value: next, written: true, response, attempts: number};
+					}
+
+					const secrets = secretsOf(write.outgoing.headers, write.outgoing.url);
+					const reply = await readReply(response);
+					if (!precondition || !isConflict(response.status, reply.body, preset)) {
+						throw new HttpError(response.status, `${writeSummary.method} ${writeSummary.url}`, {key: keys, excerpt: excerpt(reply.text, secrets)});
+					}
+
+					lastReply = {status: response.status, body: scrubJson(reply.body, secrets)};
+					const roundTripMs = clock.now() - started;
+					contention.conflict(hotKey, roundTripMs, clock.now());
+					if (number === attempts) {
+						break;
+					}
+
+					const delayMs = conflictBackoff(number, {roundTripMs, previousDelayMs});
+					if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+						throw invalid('conflictBackoff()', 'a finite number of milliseconds >= 0', delayMs);
+					}
+
+					emitRetry(deps, context, writeSummary, {attempt: number, delayMs, status: response.status});
+					previousDelayMs = delayMs;
+					await sleep(delayMs, signal);
+				}
+
+				throw new ConflictError(
+					`Lane ${formatKey(keys.length === 1 ? keys[0] : keys)}: the write still conflicted after ${attempts} read-modify-write attempts (last answer ${lastReply?.status})`,
+					{key: keys, attempts, reply: lastReply},
+				);
+			};
+
+			return new Promise<UpdateResult<T | W>>((resolve, reject) => {
+				// An uncertain outcome reaches the caller at once (`reject`); the lane stays held for the policy.
+				engine.run(keys, 'write', context => task(context, reject), {signal}, readSummary).then(resolve, reject);
+			});
+		},
+	);
 }
 
 /** The `HttpError` for a non-2xx answer, with a scrubbed excerpt of its body. */
-async function httpError(response: Response, request: Request, keys: readonly string[]): Promise<HttpError> {
-	const {method, url} = summarize(request);
+async function httpError(response: Response, request: Outgoing, summary: RequestSummary, keys: readonly string[]): Promise<HttpError> {
 	const {text} = await readReply(response);
-	return new HttpError(response.status, `${method} ${url}`, {key: keys, excerpt: excerpt(text, secretsOf(request.headers, request.url))});
+	return new HttpError(response.status, `${summary.method} ${summary.url}`, {key: keys, excerpt: excerpt(text, secretsOf(request.headers, request.url))});
 }

@@ -1,20 +1,17 @@
 /*
 runBatch: a stream of HTTP operations through a lanes instance, in input order per lane.
 
-Everything about lanes comes from the instance. Each operation is sent with `lanes.wrapFetch(transport,
-{keys})`, its keys resolved once (`lanes.keysOf()`, or the operation's own `key`), so the engine orders
-it after every earlier operation it conflicts with, applies the global limits and retries inside the
-lane. What runBatch adds happens in `transport`, which the pipeline calls while the operation holds its
-lane:
-- the journal entry of an acknowledged (2xx) operation is appended and flushed there, so it is durable
-  before the lane lets the next operation of the key start;
-- an operation whose predecessor on one of its keys ended unacknowledged is declined there, before
-  anything is sent. Its predecessors (the previous write submitted on each of its keys) have finished
-  by then, since the lane runs them first, so `acked` is final and the check needs no waiting.
-  Declining answers the pipeline with a synthetic 424 (Failed Dependency) response that runBatch
-  recognizes; throwing instead would read as a transport failure and start the uncertain-outcome
-  policy. Usually the decline is not even reached: once an operation fails, the later operations on
-  its keys that have not started are aborted while they wait.
+Everything about lanes comes from the instance. Each operation goes through the instance's HTTP
+pipeline into the lanes of its keys, resolved once (`lanes.keysOf()`, or the operation's own `key`),
+so the engine orders it after every earlier operation it conflicts with, applies the global limits
+and retries inside the lane. What runBatch adds happens while the operation holds its lane:
+- the pipeline's decline step refuses an operation whose predecessor on one of its keys ended
+  unacknowledged, before anything is sent. Its predecessors (the previous write submitted on each of
+  its keys) have finished by then, since the lane runs them first, so `acked` is final and the check
+  needs no waiting. Usually the decline is not even reached: once an operation fails, the later
+  operations on its keys that have not started are aborted while they wait;
+- the journal entry of an acknowledged (2xx) operation is appended and flushed in the transport, so
+  it is durable before the lane lets the next operation of the key start.
 
 Memory follows the operations in flight (`window`), not the input: sources are read lazily, the
 per-key bookkeeping is dropped when an operation settles, and only per-lane counters stay.
@@ -25,6 +22,8 @@ import {defaults} from '../options.js';
 import type {RateLimit} from '../core/limiter.js';
 import {classify} from '../keys/classify.js';
 import type {OperationKind} from '../keys/types.js';
+import type {Transport} from '../http/outgoing.js';
+import {type Pipeline, pipelines} from '../http/pipeline.js';
 import type {Lanes} from '../lanes.js';
 import {type BatchJournal, isJournal} from './journal.js';
 import {shownUrl} from '../keys/normalize.js';
@@ -156,7 +155,8 @@ type Settings = {
 	readonly lanes: Lanes;
 	readonly baseUrl: URL | undefined;
 	readonly headers: Headers | undefined;
-	readonly fetch: (request: Request) => Promise<Response>;
+	readonly pipeline: Pipeline;
+	readonly fetch: Transport;
 	readonly journal: BatchJournal | undefined;
 	readonly skip: boolean;
 	readonly window: number;
@@ -194,7 +194,8 @@ function normalize(options: BatchOptions): Settings {
 	}
 
 	const {lanes, baseUrl, headers, fetch, journal, onFailure = defaults.batch.onFailure, window = defaults.batch.window, signal, onResult, limits} = options;
-	if (typeof lanes?.wrapFetch !== 'function' || typeof lanes.keysOf !== 'function') {
+	const pipeline = typeof lanes === 'object' && lanes !== null ? pipelines.get(lanes) : undefined;
+	if (pipeline === undefined) {
 		throw invalid('lanes', 'a lanes instance (from `createLanes()`)', lanes);
 	}
 
@@ -240,12 +241,13 @@ function normalize(options: BatchOptions): Settings {
 		throw invalid('limits.rateLimit', '`{limit, interval}` with limit >= 1 and interval > 0, or `false`', rateLimit);
 	}
 
-	const transport = fetch ?? ((request: Request) => globalThis.fetch(request));
+	const transport: Transport = fetch ?? ((input, init) => globalThis.fetch(input, init));
 	return {
 		lanes,
+		pipeline,
 		baseUrl: base,
 		headers: headers === undefined ? undefined : new Headers(headers),
-		fetch: request => transport(request),
+		fetch: transport,
 		journal,
 		skip: onFailure === 'skip',
 		window,
@@ -292,8 +294,6 @@ class Batch {
 	readonly #lastWrite = new Map<string, Entry>();
 	readonly #failedKeys = new Set<string>();
 	readonly #lanes = new Map<string, MutableLane>();
-	/** Synthetic answers of declined operations. */
-	readonly #declined = new WeakSet<Response>();
 	readonly #counts = {operations: 0, done: 0, failed: 0, skipped: 0, resumed: 0, interrupted: 0};
 	readonly #startedAt = clock.now();
 	#requests = 0;
@@ -453,15 +453,8 @@ class Batch {
 		}
 
 		this.#pending.add(entry);
-		let send: typeof globalThis.fetch;
-		try {
-			send = lanes.wrapFetch(this.#transport(entry), {keys, kind});
-		} catch (error) {
-			this.#settle(entry, undefined, error);
-			return;
-		}
-
-		send(operation.url, {...init, signal: entry.controller.signal}).then(
+		const {pipeline} = this.#settings;
+		pipeline.request(operation.url, {...init, signal: entry.controller.signal}, this.#transport(entry), () => ({keys, kind}), () => this.#decline(entry)).then(
 			response => {
 				this.#settle(entry, response, undefined);
 			},
@@ -471,26 +464,32 @@ class Batch {
 		);
 	}
 
-	/** The fetch the lanes call for each attempt of `entry`, while it holds its lanes. */
-	#transport(entry: Entry): typeof globalThis.fetch {
-		return async (input: RequestInfo | URL) => {
-			const request = input as Request;
+	/**
+	Asked when `entry` holds its lanes, before anything is sent: an operation whose predecessor on one
+	of its keys ended unacknowledged, or that the batch stopped, is refused unsent.
+	*/
+	#decline(entry: Entry): Error | undefined {
+		if (this.#stopping) {
+			entry.notSent ??= 'interrupted';
+		} else if (entry.previous?.some(previous => !previous.acked)) {
+			entry.notSent ??= 'skipped';
+		}
+
+		entry.previous = undefined;
+		return entry.notSent === undefined ? undefined : new Error(`The operation was not sent (${entry.notSent})`);
+	}
+
+	/** The transport the pipeline calls for each attempt of `entry`, while it holds its lanes. */
+	#transport(entry: Entry): Transport {
+		return async (input, init) => {
+			if (entry.notSent !== undefined) {
+				// Stopped or skipped between the lane's grant and this attempt: its signal has aborted, nothing goes out.
+				throw new Error(`The operation was not sent (${entry.notSent})`);
+			}
+
 			if (entry.startedAt === undefined) {
 				entry.startedAt = clock.now();
 				entry.endedAt = entry.startedAt;
-				if (this.#stopping) {
-					entry.notSent ??= 'interrupted';
-				} else if (entry.previous?.some(previous => !previous.acked)) {
-					entry.notSent ??= 'skipped';
-				}
-
-				entry.previous = undefined;
-			}
-
-			if (entry.notSent !== undefined) {
-				const declined = new Response(null, {status: 424, statusText: 'Failed Dependency'});
-				this.#declined.add(declined);
-				return declined;
 			}
 
 			entry.sending = true;
@@ -498,9 +497,10 @@ class Batch {
 			this.#requests++;
 			this.#peakInFlight = Math.max(this.#peakInFlight, ++this.#inFlight);
 			try {
-				const response = await this.#settings.fetch(request);
+				const response = await this.#settings.fetch(input, init);
 				// An uncertain-outcome check re-reads with a GET through here: only the operation's own method acknowledges it.
-				if (response.ok && request.method === entry.operation.method && !entry.acked) {
+				const method = input instanceof Request ? input.method : (init?.method ?? 'GET');
+				if (response.ok && method.toUpperCase() === entry.operation.method && !entry.acked) {
 					if (entry.journalEntry !== undefined) {
 						try {
 							await this.#settings.journal!.append(entry.journalEntry);
@@ -534,7 +534,7 @@ class Batch {
 		entry.previous = undefined;
 		const {operation, keys} = entry;
 		const ms = entry.startedAt === undefined ? 0 : entry.endedAt - entry.startedAt;
-		if (entry.notSent !== undefined && (response === undefined || this.#declined.has(response))) {
+		if (entry.notSent !== undefined && response === undefined) {
 			// Declined in its lane, or aborted by runBatch while it waited for its lane or a slot.
 			this.#report(operation, keys, entry.notSent);
 			return;

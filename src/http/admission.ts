@@ -34,20 +34,6 @@ export class Admission {
 		this.#flush();
 	}
 
-	/** Runs `enter` in call order: now when nothing is being prepared, else behind the calls that are. */
-	defer<T>(enter: () => Promise<T>): Promise<T> {
-		if (!this.busy) {
-			return enter();
-		}
-
-		const place = this.reserve();
-		return new Promise<T>((resolve, reject) => {
-			this.admit(place, () => {
-				enter().then(resolve, reject);
-			});
-		});
-	}
-
 	#flush(): void {
 		const places = this.#places;
 		while (this.#head < places.length && places[this.#head]!.settled) {

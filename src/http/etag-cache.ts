@@ -1,3 +1,4 @@
+import type {Outgoing} from './outgoing.js';
 import {BoundedMap} from '../keys/lru.js';
 
 /** Options of the conditional-GET cache (`createLanes({cache})`). */
@@ -44,19 +45,17 @@ export class EtagCache {
 	}
 
 	/** The request to send: with `If-None-Match` when a validator is cached and the caller set none. */
-	prepare(identity: string, request: Request): Request {
+	prepare(identity: string, request: Outgoing): Outgoing {
 		const entry = this.#entries.get(identity);
 		if (entry === undefined || request.headers.has('if-none-match')) {
 			return request;
 		}
 
-		const headers = new Headers(request.headers);
-		headers.set('if-none-match', entry.etag);
-		return new Request(request, {headers});
+		return request.with({headers: {'if-none-match': entry.etag}});
 	}
 
 	/** The response for the caller: a 304 we asked for becomes the cached 200; a fresh 200 with an ETag is stored. */
-	async settle(identity: string, sent: Request, response: Response): Promise<Response> {
+	async settle(identity: string, sent: Outgoing, response: Response): Promise<Response> {
 		if (response.status === 304) {
 			const entry = this.#entries.get(identity);
 			if (entry && sent.headers.get('if-none-match') === entry.etag) {

@@ -1,7 +1,8 @@
 import {describe} from '../errors/describe.js';
 import {BodyParseError} from '../errors/errors.js';
 import {excerpt, secretsOf} from '../errors/redact.js';
-import {summarize} from './http.js';
+import type {RequestSummary} from '../core/events.js';
+import type {Outgoing} from './outgoing.js';
 
 /**
 The parsed JSON body of `response` to `request`. A body that is empty or not JSON rejects with
@@ -9,7 +10,7 @@ The parsed JSON body of `response` to `request`. A body that is empty or not JSO
 credentials and anything shaped like one scrubbed), never with the parser's `SyntaxError`, whose
 message quotes the body as it is.
 */
-export async function readJsonBody(response: Response, request: Request, key: readonly string[]): Promise<unknown> {
+export async function readJsonBody(response: Response, request: Outgoing, summary: RequestSummary, key: readonly string[]): Promise<unknown> {
 	const text = await response.text();
 	if (text.trim() !== '') {
 		try {
@@ -19,8 +20,7 @@ export async function readJsonBody(response: Response, request: Request, key: re
 		}
 	}
 
-	const {method, url} = summarize(request);
-	throw new BodyParseError(response.status, `${method} ${url}`, excerpt(text, secretsOf(request.headers, request.url)), {key});
+	throw new BodyParseError(response.status, `${summary.method} ${summary.url}`, excerpt(text, secretsOf(request.headers, request.url)), {key});
 }
 
 function notEncodable(value: unknown, reason: string): TypeError {

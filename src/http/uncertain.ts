@@ -1,9 +1,9 @@
 import type {Engine, LaneContext} from '../core/engine.js';
-import {toLaneRequest} from '../keys/request.js';
 import type {LaneRequest} from '../keys/types.js';
 import {versionOf} from '../occ/conflict.js';
 import {handleUncertain, type UncertainPolicy} from '../occ/uncertain.js';
-import {type FetchLike, type HttpDeps, InFlightFailure, send, summarize} from './http.js';
+import {attempt, type HttpDeps, InFlightFailure} from './attempt.js';
+import {type Outgoing, type Prepared, prepare, type Transport} from './outgoing.js';
 
 /** Headers that belong to the write itself; everything else (credentials, API version …) goes on the re-read. */
 const writeOnly = new Set([
@@ -26,7 +26,7 @@ The GET that reads what `write` changed: where the preset's `readUrl` says (Capa
 `PATCH /object` and reads `GET /object?id=…`), else the write's own URL; with the write's headers
 but those that only make sense on a write, and without the caller's signal (it may have aborted).
 */
-export function readBackRequest(deps: HttpDeps, write: Request, laneRequest: LaneRequest): Request {
+export async function readBack(deps: HttpDeps, write: Outgoing, laneRequest: LaneRequest): Promise<Prepared> {
 	const location = deps.keys.preset?.readUrl?.(laneRequest) ?? write.url;
 	const headers = new Headers();
 	for (const [name, value] of write.headers) {
@@ -35,14 +35,14 @@ export function readBackRequest(deps: HttpDeps, write: Request, laneRequest: Lan
 		}
 	}
 
-	return new Request(new URL(location, write.url), {headers});
+	return prepare(new URL(location, write.url).href, {headers}, false);
 }
 
 /** The version of the resource `read` answers now (its strong ETag or the preset's version field); `undefined` when it has none. */
-export async function versionNow(deps: HttpDeps, fetchImpl: FetchLike, context: LaneContext, read: Request): Promise<string | undefined> {
+export async function versionNow(deps: HttpDeps, transport: Transport, context: LaneContext, read: Prepared): Promise<string | undefined> {
 	let response: Response;
 	try {
-		response = await send(deps, fetchImpl, read, {context, summary: summarize(read), laneRequest: await toLaneRequest(read, false)});
+		response = await attempt(deps, transport, read.outgoing, {context, laneRequest: read.laneRequest});
 	} catch (error) {
 		throw error instanceof InFlightFailure ? error.error : error;
 	}
@@ -61,13 +61,13 @@ export async function versionNow(deps: HttpDeps, fetchImpl: FetchLike, context: 
 Re-reads the resource `write` changed and says whether its version moved past the one the write was
 based on (its `If-Match`, or the version field of its body); `undefined` when either is unknown.
 */
-export async function verifyWrite(deps: HttpDeps, fetchImpl: FetchLike, context: LaneContext, write: Request, laneRequest: LaneRequest): Promise<boolean | undefined> {
+export async function verifyWrite(deps: HttpDeps, transport: Transport, context: LaneContext, write: Outgoing, laneRequest: LaneRequest): Promise<boolean | undefined> {
 	const before = versionOf(write.headers.get('if-match'), laneRequest.body, deps.keys.preset?.versioning);
 	if (before === undefined) {
 		return undefined;
 	}
 
-	const after = await versionNow(deps, fetchImpl, context, readBackRequest(deps, write, laneRequest));
+	const after = await versionNow(deps, transport, context, await readBack(deps, write, laneRequest));
 	return after === undefined ? undefined : before !== after;
 }
 

@@ -99,45 +99,124 @@ export function toRequest(input: RequestInfo | URL, init?: RequestInit): Request
 	}
 }
 
+/** The `RequestInit` fields the direct path understands; a call with any other goes through a `Request`. */
+const directFields = new Set(['method', 'headers', 'body', 'signal']);
+/** An HTTP method token (RFC 9110 §5.6.2) fetch accepts: not CONNECT, TRACE or TRACK. */
+const methodToken = /^[!#$%&'*+.^`|~\w-]+$/;
+const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** A body fetch extracts afresh on every call, so one `RequestInit` can be sent again as it is. */
+function isDirectBody(body: unknown): body is string | ArrayBuffer | ArrayBufferView | URLSearchParams | null | undefined {
+	return body === undefined || body === null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof URLSearchParams;
+}
+
+function bodyText(body: string | ArrayBuffer | ArrayBufferView | URLSearchParams): string | undefined {
+	if (typeof body === 'string') {
+		return body;
+	}
+
+	if (body instanceof URLSearchParams) {
+		return undefined;
+	}
+
+	try {
+		const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+		return new TextDecoder('utf-8', {fatal: true}).decode(bytes);
+	} catch {
+		return undefined;
+	}
+}
+
 /**
-What the key rule sees of `fetch(input, init)`. For a URL with a string body (what batches send) it is
-built directly, as `toLaneRequest()` would see it, without the cost of a `Request` and a body clone;
-anything else (and anything the platform might refuse) goes through `toRequest()`.
+What the key rule sees of `fetch(input, init)`, built without a `Request` when fetch would accept the
+call as it is and could send it again from the same arguments: an absolute http(s) URL without user
+info, a valid method that may carry the body, valid headers, a body of text, bytes or
+`URLSearchParams` (or none), and no `RequestInit` fields but `method`, `headers`, `body` and
+`signal`. It equals what `toLaneRequest(new Request(input, init))` gives. `undefined` for any other
+call: the `Request` path decides (and refuses with a credential-free error where the platform would).
 */
-export async function laneRequestOf(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): Promise<LaneRequest> {
+export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): LaneRequest | undefined {
+	if (typeof input !== 'string' && !(input instanceof URL)) {
+		return undefined;
+	}
+
 	const body = init?.body;
-	if ((typeof input === 'string' || input instanceof URL) && (body === undefined || body === null || typeof body === 'string')) {
-		let headers: Headers | undefined;
-		let url: URL | undefined;
-		try {
-			const raw = typeof input === 'string' ? new URL(input) : input;
-			// fetch refuses user info; normalizeUrl() would drop it.
-			if (raw.username === '' && raw.password === '') {
-				headers = new Headers(init?.headers);
-				url = normalizeUrl(raw);
-			}
-		} catch {
-			// The Request path gives the error, without credentials.
+	if (!isDirectBody(body)) {
+		return undefined;
+	}
+
+	if (init !== undefined && init !== null) {
+		if (typeof init !== 'object') {
+			return undefined;
 		}
 
-		if (headers && url) {
-			if (typeof body === 'string' && !headers.has('content-type')) {
-				// What fetch sends with a string body.
-				headers.set('content-type', 'text/plain;charset=UTF-8');
+		for (const field in init) {
+			if (!directFields.has(field)) {
+				return undefined;
 			}
+		}
 
-			let parsed: unknown;
-			if (readsBody && typeof body === 'string' && isJsonContentType(headers.get('content-type'))) {
-				try {
-					parsed = JSON.parse(body);
-				} catch {
-					parsed = undefined;
-				}
-			}
-
-			return {method: String(init?.method ?? 'GET').toUpperCase(), url, headers, body: parsed};
+		const {signal} = init;
+		if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
+			return undefined;
 		}
 	}
 
-	return toLaneRequest(toRequest(input, init), readsBody);
+	const rawMethod = init?.method ?? 'GET';
+	if (typeof rawMethod !== 'string' || !methodToken.test(rawMethod)) {
+		return undefined;
+	}
+
+	const method = rawMethod.toUpperCase();
+	const hasBody = body !== undefined && body !== null;
+	if (forbiddenMethods.has(method) || (hasBody && (method === 'GET' || method === 'HEAD'))) {
+		return undefined;
+	}
+
+	let headers: Headers;
+	let url: URL;
+	try {
+		const raw = typeof input === 'string' ? new URL(input) : input;
+		// fetch refuses user info; normalizeUrl() would drop it.
+		if (raw.username !== '' || raw.password !== '' || (raw.protocol !== 'http:' && raw.protocol !== 'https:')) {
+			return undefined;
+		}
+
+		headers = new Headers(init?.headers);
+		url = normalizeUrl(raw);
+	} catch {
+		// The Request path gives the error, without credentials.
+		return undefined;
+	}
+
+	let parsed: unknown;
+	if (hasBody) {
+		if (!headers.has('content-type')) {
+			// What fetch sends with these bodies.
+			if (typeof body === 'string') {
+				headers.set('content-type', 'text/plain;charset=UTF-8');
+			} else if (body instanceof URLSearchParams) {
+				headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+			}
+		}
+
+		if (readsBody && isJsonContentType(headers.get('content-type'))) {
+			const text = bodyText(body);
+			try {
+				parsed = text === undefined ? undefined : JSON.parse(text);
+			} catch {
+				parsed = undefined;
+			}
+		}
+	}
+
+	return {method, url, headers, body: parsed};
+}
+
+/**
+What the key rule sees of `fetch(input, init)`: `directLaneRequest()` where it applies, else through
+`toRequest()` and `toLaneRequest()`.
+*/
+export async function laneRequestOf(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): Promise<LaneRequest> {
+	return directLaneRequest(input, init, readsBody) ?? toLaneRequest(toRequest(input, init), readsBody);
 }

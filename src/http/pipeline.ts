@@ -1,0 +1,298 @@
+import type {Engine, LaneContext, Task} from '../core/engine.js';
+import type {RequestSummary} from '../core/events.js';
+import type {LaneRequest, OperationKind} from '../keys/types.js';
+import type {Contention} from '../occ/contention.js';
+import type {UncertainPolicy} from '../occ/uncertain.js';
+import {attempt, type HttpDeps, InFlightFailure, summaryOf} from './attempt.js';
+import type {Coalescer} from './coalesce.js';
+import {withIdempotencyKey} from './idempotency.js';
+import {requestIdentity} from './identity.js';
+import {type Outgoing, type Prepared, prepare, type Transport} from './outgoing.js';
+import {markSuperseded} from './supersede.js';
+import {failUncertain, verifyWrite} from './uncertain.js';
+
+/** The opt-in request features of a lanes instance, the same through every entry point. */
+export type Features = {
+	readonly coalescer: Coalescer | undefined;
+	readonly uncertain: UncertainPolicy;
+	readonly supersede: boolean;
+	/** The idempotency-key header, or `undefined` when keys are off. */
+	readonly idempotencyHeader: string | undefined;
+	/** The resources `update()` recently found contended, for fair conflict recovery. */
+	readonly contention: Contention;
+};
+
+/** A prepared call, with an idempotency key where it takes one. */
+export type Keyed = Prepared & {
+	/** The request carries an idempotency key: retried like an idempotent method. */
+	readonly idempotent: boolean;
+};
+
+/** One HTTP call, ready for its lane. */
+export type Call = Keyed & {
+	readonly keys: readonly string[];
+	readonly kind: OperationKind;
+	readonly summary: RequestSummary;
+	/**
+	Asked once the call holds its lanes, before anything is sent: a reason (an error) refuses the
+	call, which then rejects with it and sends nothing; `undefined` lets it go.
+	*/
+	readonly decline?: (() => unknown) | undefined;
+};
+
+/** The pipeline of each lanes instance, for the parts of writelane built on one (`runBatch()`). */
+export const pipelines = new WeakMap<object, Pipeline>();
+
+/** How an entry point decides a call's lanes: the `keys` rule, or fixed keys (`wrapFetch(fetch, {keys})`). */
+export type Resolve = (request: LaneRequest) => {readonly keys: readonly string[]; readonly kind: OperationKind};
+
+type Waiter = {resolve: (response: Response) => void; reject: (reason: unknown) => void};
+
+type PutState = {
+	readonly url: string;
+	started: boolean;
+	supersededBy: PutState | undefined;
+	/** Callers of superseded PUTs waiting for this one's response. */
+	waiters: Waiter[];
+};
+
+const skipped = Symbol('superseded');
+
+/** A promise that only ever rejects, when `report` is called; raced with the lane's own result. */
+function earlyFailure(): {promise: Promise<never>; report: (error: unknown) => void} {
+	let report!: (error: unknown) => void;
+	const promise = new Promise<never>((_resolve, reject) => {
+		report = reject;
+	});
+	return {promise, report};
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+	return typeof (value as {then?: unknown} | undefined)?.then === 'function';
+}
+
+/**
+The HTTP pipeline every entry point (fetch, ky, `update()`, batch) passes through: it takes each
+call's place in call order, resolves its lanes, enters them (coalescing identical GETs, superseding
+queued PUTs), and inside the lane runs the attempts (`attempt()`: pacing, slot, cache, send, observe,
+retry) and the uncertain-outcome policy. An entry point only turns its own calling convention into a
+`Prepared` call and back.
+*/
+export class Pipeline {
+	readonly #puts = new WeakMap<Task<unknown>, PutState>();
+
+	constructor(
+		readonly engine: Engine,
+		readonly deps: HttpDeps,
+		readonly features: Features,
+	) {}
+
+	/**
+	Runs `enter(prepare())` in call order. The place is taken now: a call whose preparation takes
+	longer (a `Request` body to read) still enters its lanes before any call made after it. When
+	nothing earlier is being prepared and `prepare` answers at once, `enter` runs at once.
+	*/
+	inOrder<P, T>(prepare: () => P | Promise<P>, enter: (prepared: P) => Promise<T>): Promise<T> {
+		const {admission} = this.deps;
+		let prepared: P | Promise<P>;
+		try {
+			prepared = prepare();
+		} catch (error) {
+			return Promise.reject(error);
+		}
+
+		if (!isPromise(prepared) && !admission.busy) {
+			return enter(prepared);
+		}
+
+		const place = admission.reserve();
+		return Promise.resolve(prepared).then(
+			ready =>
+				new Promise<T>((resolve, reject) => {
+					admission.admit(place, () => {
+						enter(ready).then(resolve, reject);
+					});
+				}),
+			(error: unknown) => {
+				admission.release(place);
+				throw error;
+			},
+		);
+	}
+
+	/** `prepared` with its lanes (by `resolve`, else the `keys` rule) and, where the feature is on, an idempotency key. */
+	call(prepared: Prepared, resolve?: Resolve): Call | Promise<Call> {
+		const {keys, kind} = (resolve ?? this.deps.keys.resolve)(prepared.laneRequest);
+		const summary = summaryOf(prepared.laneRequest);
+		if (this.features.idempotencyHeader === undefined) {
+			return {...prepared, keys, kind, idempotent: false, summary};
+		}
+
+		const keyed = this.keyed(prepared);
+		return isPromise(keyed) ? keyed.then(ready => ({...ready, keys, kind, summary})) : {...keyed, keys, kind, summary};
+	}
+
+	/** `prepared` with an idempotency key where the feature is on and the request can carry one. */
+	keyed(prepared: Prepared): Keyed | Promise<Keyed> {
+		const header = this.features.idempotencyHeader;
+		if (header === undefined) {
+			return {...prepared, idempotent: false};
+		}
+
+		const keyed = withIdempotencyKey(prepared.outgoing, this.deps.keys.preset, header);
+		const done = (outgoing: Outgoing | undefined): Keyed => ({...prepared, outgoing: outgoing ?? prepared.outgoing, idempotent: outgoing !== undefined});
+		return isPromise(keyed) ? keyed.then(done) : done(keyed);
+	}
+
+	/**
+	`fetch(input, init)` through the pipeline, sent with `transport`: in call order, into the lanes
+	`resolve` (else the `keys` rule) decides, with `decline` asked before anything is sent.
+	*/
+	request(input: RequestInfo | URL, init: RequestInit | undefined, transport: Transport, resolve?: Resolve, decline?: () => unknown): Promise<Response> {
+		return this.inOrder(
+			() => this.prepared(prepare(input, init, this.deps.keys.readsBody), resolve),
+			call => this.fetch(decline === undefined ? call : {...call, decline}, transport),
+		);
+	}
+
+	/** `call()` of a call that may still be being prepared. */
+	prepared(prepared: Prepared | Promise<Prepared>, resolve?: Resolve): Call | Promise<Call> {
+		return isPromise(prepared) ? prepared.then(ready => this.call(ready, resolve)) : this.call(prepared, resolve);
+	}
+
+	/** A fetch call: through its lanes (or a coalesced GET, or a superseded PUT), with every attempt inside. */
+	fetch(call: Call, transport: Transport): Promise<Response> {
+		const {coalescer} = this.features;
+		if (coalescer && call.outgoing.method === 'GET' && call.kind === 'read') {
+			return coalescer.run(requestIdentity(call.laneRequest), call.outgoing.signal ?? null, signal => this.#lane({...call, outgoing: call.outgoing.with({signal})}, transport));
+		}
+
+		return this.#lane(call, transport);
+	}
+
+	/**
+	Holds the lanes of `call` from when they are granted until `finished` settles (ky's own retries
+	run inside one hold): resolves with the lane context once granted.
+	*/
+	hold(call: Call, finished: Promise<unknown>): Promise<LaneContext> {
+		return new Promise<LaneContext>((granted, refused) => {
+			this.engine
+				.run(
+					call.keys,
+					call.kind,
+					context => {
+						granted(context);
+						return finished;
+					},
+					{signal: call.outgoing.signal},
+					call.summary,
+				)
+				.catch(refused);
+		});
+	}
+
+	/**
+	One exchange inside the lane: the attempts and, for a write whose outcome is unknown, the
+	`uncertain` policy. `report` hears an `UncertainOutcomeError` as soon as it is known, while the
+	lane may stay held longer.
+	*/
+	async exchange(context: LaneContext, call: Call, transport: Transport, report?: (error: unknown) => void): Promise<Response> {
+		const declined = call.decline?.();
+		if (declined !== undefined) {
+			throw declined;
+		}
+
+		try {
+			return await attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, summary: call.summary, idempotent: call.idempotent});
+		} catch (error) {
+			if (!(error instanceof InFlightFailure)) {
+				throw error;
+			}
+
+			if (call.kind !== 'write') {
+				throw error.error;
+			}
+
+			return this.uncertain(context, call, error, transport, report);
+		}
+	}
+
+	/**
+	Applies the `uncertain` policy to `call`, a write whose outcome `failure` left unknown, inside its
+	lane; rejects with the caller's `UncertainOutcomeError` (`report` hears it first).
+	*/
+	uncertain(context: LaneContext, call: Prepared, failure: InFlightFailure, transport: Transport, report?: (error: unknown) => void, verify?: () => Promise<boolean | undefined>): Promise<never> {
+		return failUncertain({
+			engine: this.engine,
+			policy: this.features.uncertain,
+			context,
+			failure,
+			verify: verify ?? (() => verifyWrite(this.deps, transport, context, call.outgoing, call.laneRequest)),
+			report,
+		});
+	}
+
+	#lane(call: Call, transport: Transport): Promise<Response> {
+		const {engine} = this;
+		if (this.features.supersede && call.outgoing.method === 'PUT' && call.keys.length === 1) {
+			return this.#supersedable(call, transport);
+		}
+
+		if (call.kind !== 'write') {
+			return engine.run(call.keys, call.kind, context => this.exchange(context, call, transport), {signal: call.outgoing.signal}, call.summary);
+		}
+
+		// An uncertain outcome reaches the caller at once (`reject`); the lane stays held for the policy (see failUncertain()).
+		return new Promise<Response>((resolve, reject) => {
+			engine.run(call.keys, 'write', context => this.exchange(context, call, transport, reject), {signal: call.outgoing.signal}, call.summary).then(resolve, reject);
+		});
+	}
+
+	#supersedable(call: Call, transport: Transport): Promise<Response> {
+		const state: PutState = {url: call.laneRequest.url.href, started: false, supersededBy: undefined, waiters: []};
+		let own: Waiter | undefined;
+		const replaced = new Promise<Response>((resolve, reject) => {
+			own = {resolve, reject};
+		});
+		const early = earlyFailure();
+		const task: Task<Response | typeof skipped> = async context => {
+			state.started = true;
+			const winner = state.supersededBy;
+			if (winner) {
+				winner.waiters.push(own!, ...state.waiters);
+				return skipped;
+			}
+
+			try {
+				const response = await this.exchange(context, call, transport, error => {
+					early.report(error);
+					for (const waiter of state.waiters) {
+						waiter.reject(error);
+					}
+				});
+				for (const waiter of state.waiters) {
+					waiter.resolve(markSuperseded(response.clone()));
+				}
+
+				return response;
+			} catch (error) {
+				for (const waiter of state.waiters) {
+					waiter.reject(error);
+				}
+
+				throw error;
+			}
+		};
+
+		this.#puts.set(task, state);
+		const follows = (previous: Task<unknown>) => {
+			const earlier = this.#puts.get(previous);
+			if (earlier && !earlier.started && earlier.url === state.url) {
+				earlier.supersededBy = state;
+			}
+		};
+
+		const result = this.engine.run(call.keys, 'write', task, {signal: call.outgoing.signal, follows}, call.summary).then(result => (result === skipped ? replaced : result));
+		return Promise.race([result, early.promise]);
+	}
+}
