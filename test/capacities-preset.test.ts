@@ -1,6 +1,8 @@
 import {expect, test} from 'vitest';
 import {compileKeys, type LaneRequest, normalizeUrl, toLaneRequest} from '../src/keys/index.js';
 import {type CapacitiesOptions, capacities} from '../src/presets/capacities.js';
+import {teach} from '../src/http/learn.js';
+import {readThrough} from './helpers.js';
 
 const base = 'https://api.capacities.io';
 const objectId = '7d2e7f8a-4c3b-4e1d-9f0a-123456789abc';
@@ -21,7 +23,7 @@ function setup(options?: CapacitiesOptions) {
 		resolve: (method: string, path: string, body?: unknown) => compiled.resolve(laneRequest(method, path, body)),
 		observe: async (id: string, object: unknown, init?: ResponseInit) => {
 			const body = typeof object === 'string' ? object : JSON.stringify(object);
-			await compiled.observe?.(laneRequest('GET', `/object?id=${id}`), new Response(body, init));
+			await readThrough(preset, laneRequest('GET', `/object?id=${id}`), new Response(body, init));
 		},
 	};
 }
@@ -46,11 +48,12 @@ const object = {
 	},
 };
 
-test('capacities() - a named preset that reads JSON bodies and observes responses', () => {
+test('capacities() - a named preset that reads JSON bodies and learns from responses', () => {
 	const preset = capacities();
 	expect(preset.name).toBe('capacities');
 	expect(preset.readsBody).toBe(true);
-	expect(typeof preset.observe).toBe('function');
+	expect(typeof preset.learn?.body).toBe('function');
+	expect(preset.observe).toBeUndefined();
 	expect(compileKeys(preset).readsBody).toBe(true);
 });
 
@@ -145,7 +148,7 @@ test('capacities() - an unknown block takes the coarse `objects` lane, never non
 	expect(resolve('DELETE', '/blocks/block?blockId=b-unknown')).toEqual({keys: ['objects'], kind: 'write'});
 });
 
-test('capacities() - observe learns block owners from GET /object, nested blocks and grid columns included', async () => {
+test('capacities() - learns block owners from GET /object, nested blocks and grid columns included', async () => {
 	const {resolve, observe} = setup();
 	await observe(objectId, object);
 	const lane = {keys: [`objects/${objectId}`], kind: 'write'};
@@ -174,16 +177,25 @@ test('capacities() - the owner comes from the requested id when the object lacks
 	expect(resolve('PATCH', '/blocks/block', {id: 'b1'}).keys).toEqual([`objects/${objectId}`]);
 });
 
-test('capacities() - observe reads a clone and leaves the response body to the caller', async () => {
-	const compiled = compileKeys(capacities());
+test('capacities() - learns from the body the caller reads, without reading it first', async () => {
+	const preset = capacities();
+	const compiled = compileKeys(preset);
+	const owner = () => compiled.resolve(laneRequest('PATCH', '/blocks/block', {id: 'b-text'})).keys;
 	const response = new Response(JSON.stringify(object), {headers: {'content-type': 'application/json'}});
-	await compiled.observe?.(laneRequest('GET', `/object?id=${objectId}`), response);
+	teach(preset.learn!, laneRequest('GET', `/object?id=${objectId}`), response);
 	expect(response.bodyUsed).toBe(false);
+	expect(owner()).toEqual(['objects']);
 	expect(await response.json()).toEqual(object);
-	expect(compiled.resolve(laneRequest('PATCH', '/blocks/block', {id: 'b-text'})).keys).toEqual([`objects/${objectId}`]);
+	expect(owner()).toEqual([`objects/${objectId}`]);
+
+	// Read as text, the body teaches too.
+	const other = new Response(JSON.stringify({id: otherId, blocks: {content: [{id: 'b-text'}]}}));
+	teach(preset.learn!, laneRequest('GET', `/object?id=${otherId}`), other);
+	await other.text();
+	expect(owner()).toEqual([`objects/${otherId}`]);
 });
 
-test('capacities() - observe never throws and ignores bad or unrelated responses', async () => {
+test('capacities() - learning never throws and ignores bad or unrelated responses', async () => {
 	const {resolve, observe, preset} = setup();
 	await expect(observe(objectId, '{"id": ')).resolves.toBeUndefined();
 	await expect(observe(objectId, 'null')).resolves.toBeUndefined();
@@ -194,9 +206,9 @@ test('capacities() - observe never throws and ignores bad or unrelated responses
 
 	const used = new Response(JSON.stringify(object));
 	await used.text();
-	await expect(preset.observe?.(laneRequest('GET', `/object?id=${objectId}`), used)).resolves.toBeUndefined();
-	await preset.observe?.(laneRequest('PATCH', '/object', {id: objectId}), new Response(JSON.stringify(object)));
-	await preset.observe?.(laneRequest('GET', `/object/markdown?id=${objectId}`), new Response(JSON.stringify(object)));
+	await expect(readThrough(preset, laneRequest('GET', `/object?id=${objectId}`), used)).resolves.toBeUndefined();
+	await readThrough(preset, laneRequest('PATCH', '/object', {id: objectId}), new Response(JSON.stringify(object)));
+	await readThrough(preset, laneRequest('GET', `/object/markdown?id=${objectId}`), new Response(JSON.stringify(object)));
 
 	expect(resolve('PATCH', '/blocks/block', {id: 'b-deep'}).keys).toEqual([`objects/${objectId}`]);
 	for (const blockId of ['b-array', 'b-error', 'b-text']) {
@@ -230,7 +242,7 @@ test('capacities() - a block learned again moves to its new owner', async () => 
 
 test('capacities() - blockOwners false learns nothing', async () => {
 	const preset = capacities({blockOwners: false});
-	expect(preset.observe).toBeUndefined();
+	expect(preset.learn).toBeUndefined();
 	const compiled = compileKeys(preset);
 	expect(compiled.resolve(laneRequest('PATCH', '/blocks/block', {id: 'b-text'})).keys).toEqual(['objects']);
 	expect(compiled.resolve(laneRequest('PATCH', '/blocks/block', {objectId, id: 'b-text'})).keys).toEqual([`objects/${objectId}`]);

@@ -188,7 +188,7 @@ test('createLanes() - known nested names are still accepted', () => {
 
 const rule: Preset['rule'] = () => 'k';
 const unknownPresetFields: ReadonlyArray<readonly [Preset, string]> = [
-	[{name: 'p', rule, readBody: true} as unknown as Preset, 'Unknown option `keys.readBody`; known options of `keys`: name, rule, readsBody, observe, versioning, isConflict, readUrl, bucket, rateLimit, idempotency'],
+	[{name: 'p', rule, readBody: true} as unknown as Preset, 'Unknown option `keys.readBody`; known options of `keys`: name, rule, readsBody, observe, learn, versioning, isConflict, readUrl, bucket, rateLimit, idempotency'],
 	[{name: 'p', rule, versioning: {type: 'etag', raed: () => 1}} as unknown as Preset, 'Unknown option `keys.versioning.raed`; known options of `keys.versioning`: type, read, write'],
 	[{name: 'p', rule, rateLimit: {limit: 1, intervall: 5}} as unknown as Preset, 'Unknown option `keys.rateLimit.intervall`; known options of `keys.rateLimit`: limit, interval'],
 	[{name: 'p', rule, idempotency: {field: 'k'}} as unknown as Preset, 'Unknown option `keys.idempotency.field`; known options of `keys.idempotency`: header, bodyField'],

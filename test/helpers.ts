@@ -1,4 +1,5 @@
-import {createLanes, type LaneContext, type Lanes, type OperationOptions} from '../src/index.js';
+import {teach} from '../src/http/learn.js';
+import {createLanes, type LaneContext, type Lanes, type LaneRequest, type OperationOptions, type Preset} from '../src/index.js';
 
 export type Deferred<T = void> = {
 	readonly promise: Promise<T>;
@@ -131,3 +132,15 @@ export const writePaths: Array<[name: string, setup: () => {lanes: Lanes; option
 	],
 	['writes with queueTimeout set', () => ({lanes: createLanes({queueTimeout: 3_600_000}), options: undefined})],
 ];
+
+/**
+What a caller of the pipeline sees: `response` arrives with the preset's learning hooked in, and the
+caller reads it with `json()` (a body that is not JSON, or already read, teaches nothing).
+*/
+export async function readThrough(preset: Preset | undefined, request: LaneRequest, response: Response): Promise<void> {
+	if (preset?.learn) {
+		teach(preset.learn, request, response);
+	}
+
+	await response.json().catch(() => undefined);
+}

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import {expect, test} from 'vitest';
 import {compileKeys, type LaneRequest, normalizeUrl, type Preset, toLaneRequest} from '../src/keys/index.js';
 import {etag, kubernetes, notion, type NotionOptions, rekord, square} from '../src/presets/index.js';
+import {teach} from '../src/http/learn.js';
+import {readThrough} from './helpers.js';
 
 const laneRequest = (method: string, url: string, body?: unknown): LaneRequest => ({
 	method,
@@ -555,7 +557,7 @@ function notionSetup(options?: NotionOptions) {
 		lane: (id: string) => resolve('PATCH', `/v1/blocks/${id}`).keys,
 		async observe(method: string, path: string, body: unknown, init?: ResponseInit) {
 			const text = typeof body === 'string' ? body : JSON.stringify(body);
-			await compiled.observe?.(laneRequest(method, `${notionBase}${path}`), new Response(text, init));
+			await readThrough(preset, laneRequest(method, `${notionBase}${path}`), new Response(text, init));
 		},
 	};
 }
@@ -617,7 +619,7 @@ test('notion() - other paths take the default rule', () => {
 	expect(resolve('PATCH', '/v1/pages', {})).toEqual(write('pages'));
 });
 
-test('notion() - observe learns block → page from children lists and follows block parents up to the page', async () => {
+test('notion() - learns block → page from children lists and follows block parents up to the page', async () => {
 	const {lane, resolve, observe} = notionSetup();
 	await observe('GET', `/v1/blocks/${pageId}/children`, list(block(blockA, inPage(pageId), {has_children: true}), block(blockB, inPage(pageId))));
 	expect(lane(blockA)).toEqual([`pages/${page}`]);
@@ -656,17 +658,19 @@ test('notion() - pages and child_page blocks are their own pages', async () => {
 	expect(lane(blockB)).toEqual(['pages']);
 });
 
-test('notion() - observe reads a clone and leaves the response body to the caller', async () => {
-	const compiled = compileKeys(notion());
+test('notion() - learns from the body the caller reads, without reading it first', async () => {
+	const preset = notion();
+	const compiled = compileKeys(preset);
 	const body = list(block(blockA, inPage(pageId)));
 	const response = new Response(JSON.stringify(body), {headers: {'content-type': 'application/json'}});
-	await compiled.observe?.(laneRequest('GET', `${notionBase}/v1/blocks/${pageId}/children`), response);
+	teach(preset.learn!, laneRequest('GET', `${notionBase}/v1/blocks/${pageId}/children`), response);
 	expect(response.bodyUsed).toBe(false);
+	expect(compiled.resolve(laneRequest('PATCH', `${notionBase}/v1/blocks/${blockA}`)).keys).toEqual(['pages']);
 	expect(await response.json()).toEqual(body);
 	expect(compiled.resolve(laneRequest('PATCH', `${notionBase}/v1/blocks/${blockA}`)).keys).toEqual([`pages/${page}`]);
 });
 
-test('notion() - observe never throws and ignores failed, malformed or unrelated responses', async () => {
+test('notion() - learning never throws and ignores failed, malformed or unrelated responses', async () => {
 	const {lane, observe, preset} = notionSetup();
 	const answer = list(block(blockA, inPage(pageId)));
 	await observe('GET', `/v1/blocks/${pageId}/children`, answer, {status: 404});
@@ -677,7 +681,7 @@ test('notion() - observe never throws and ignores failed, malformed or unrelated
 	await observe('GET', '/v1/comments', answer);
 	const used = new Response(JSON.stringify(answer));
 	await used.text();
-	await expect(preset.observe?.(laneRequest('GET', `${notionBase}/v1/blocks/${pageId}/children`), used)).resolves.toBeUndefined();
+	await expect(readThrough(preset, laneRequest('GET', `${notionBase}/v1/blocks/${pageId}/children`), used)).resolves.toBeUndefined();
 	expect(lane(blockA)).toEqual(['pages']);
 
 	await observe('POST', `/v1/databases/${blockC}/query`, list({object: 'page', id: blockB, parent: {type: 'database_id', database_id: blockC}}));

@@ -10,7 +10,7 @@ import {afterEach, beforeEach, expect, test, vi} from 'vitest';
 import {capacities, createLanes, etag, HookError, kubernetes, type Lanes, notion, type Preset, rekord, square} from '../src/index.js';
 import {compileKeys, toLaneRequest} from '../src/keys/index.js';
 import type {FaultKind, FaultRequest, LwwServer} from '../src/testing/index.js';
-import {deferred} from './helpers.js';
+import {deferred, readThrough} from './helpers.js';
 import {startServer} from './http-helpers.js';
 import {firstId, start} from './server-helpers.js';
 
@@ -480,9 +480,10 @@ test("security - the presets' body readers read own data only: no pollution, no 
 	}
 
 	// A block map key named `__proto__` is data like any other: its blocks belong to the object.
-	const learned = compileKeys(capacities());
+	const preset = capacities();
+	const learned = compileKeys(preset);
 	const objectUrl = 'https://api.capacities.io/object?id=00000000-0000-4000-8000-000000000001';
-	await learned.observe?.(await toLaneRequest(new Request(objectUrl), false), new Response(hostile, {headers: {'content-type': 'application/json'}}));
+	await readThrough(preset, await toLaneRequest(new Request(objectUrl), false), new Response(hostile, {headers: {'content-type': 'application/json'}}));
 	const blockWrite = new Request('https://api.capacities.io/blocks/block', {method: 'PATCH', headers: {'content-type': 'application/json'}, body: JSON.stringify({blockId: 'victim-block'})});
 	expect(learned.resolve(await toLaneRequest(blockWrite, true)).keys).toEqual(['objects/00000000-0000-4000-8000-000000000001']);
 	prototypesUntouched();

@@ -140,6 +140,7 @@ const presetFields = fields<Preset>({
 	rule: true,
 	readsBody: true,
 	observe: true,
+	learn: true,
 	versioning: true,
 	isConflict: true,
 	readUrl: true,
@@ -187,6 +188,11 @@ function compilePreset(preset: Preset): CompiledKeys {
 		if (preset[name] !== undefined && typeof preset[name] !== 'function') {
 			throw invalid(`keys.${name}`, 'a function', preset[name]);
 		}
+	}
+
+	const {learn} = preset;
+	if (learn !== undefined && !(typeof learn === 'object' && learn !== null && typeof learn.when === 'function' && typeof learn.body === 'function')) {
+		throw invalid('keys.learn', '`{when, body}` (two functions)', learn);
 	}
 
 	const {versioning} = preset;

@@ -65,6 +65,13 @@ export type Preset<Body = unknown> = {
 	*/
 	readonly observe?: (request: LaneRequest, response: Response) => void | Promise<void>;
 	/**
+	Learns from the JSON body of responses (e.g. which object owns which block) without reading it
+	twice: for a response `when` accepts, `body` gets the value the caller parses with
+	`response.json()` (or `text()`), so nothing is cloned or parsed ahead of the caller, and a body
+	the caller never reads teaches nothing. Cheaper than `observe` for bodies.
+	*/
+	readonly learn?: PresetLearn;
+	/**
 	How the API carries a resource's version, so `update()` can send a precondition and detect a
 	stale write: `{type: 'etag'}` (the read's `ETag` goes back as `If-Match`), or `{type: 'field'}`
 	with functions reading the version from a resource and putting it into a write body.
@@ -122,6 +129,14 @@ export type Versioning<Body = unknown> =
 
 /** The `keys` option: a rule function, a pattern list, or a preset. */
 export type KeysOption = KeyRule | readonly KeyPattern[] | Preset;
+
+/** See `Preset.learn`. */
+export type PresetLearn = {
+	/** Whether the response to `request` teaches something (checked before anything is read). */
+	readonly when: (request: LaneRequest, response: Response) => boolean;
+	/** Takes what the caller parsed from the response body. */
+	readonly body: (request: LaneRequest, body: unknown) => void;
+};
 
 /** A compiled rule, as the adapters use it. */
 export type CompiledKeys = {

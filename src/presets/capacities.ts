@@ -3,7 +3,7 @@ import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
-import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset} from '../keys/types.js';
+import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, PresetLearn} from '../keys/types.js';
 
 /** Options of the `capacities()` preset. */
 export type CapacitiesOptions = {
@@ -258,7 +258,7 @@ and the write takes the coarse lane.
 Block updates: the object wins when the request names it (`body.objectId`, `?objectId=`, or
 `body.id` next to `body.block` / `body.blockId`); otherwise the block id (`body.blockId`,
 `body.block.id`, `?blockId=`, `?id=`, or `body.id` of a body that is the block) is looked up in a
-bounded block → object map that `observe` learns from `GET /object` responses; an unknown block
+bounded block → object map that it learns from the `GET /object` responses its caller reads; an unknown block
 takes the coarse lane. Daily-note appends without an ISO date (`YYYY-MM-DD`) take `daily-note`, the
 ancestor of every dated lane. Known limit: a daily note's own object lane (`objects/<id>`, e.g. for
 a `PATCH /blocks/block` on it) and its `daily-note/<date>` lane are not related, as a request
@@ -381,19 +381,13 @@ export function capacities(options?: CapacitiesOptions): Preset {
 		return {name: 'capacities', rule, readsBody: true, bucket, readUrl: readLocation};
 	}
 
-	const observe = async (request: LaneRequest, response: Response): Promise<void> => {
-		if (request.method !== 'GET' || request.url.pathname !== '/object' || !response.ok) {
-			return;
-		}
-
-		try {
-			// A clone, so the caller still reads the body; a body already read or not JSON is skipped.
-			const object: unknown = await response.clone().json();
+	// `GET /object` answers with the object's block tree: which object owns each block.
+	const learnOwners: PresetLearn = {
+		when: (request, response) => request.method === 'GET' && request.url.pathname === '/object' && response.ok,
+		body(request, object) {
 			learn(owners, object, request.url.searchParams.get('id'));
-		} catch {
-			// Learning is an optimization: a bad body only means a coarser lane later.
-		}
+		},
 	};
 
-	return {name: 'capacities', rule, readsBody: true, observe, bucket, readUrl: readLocation};
+	return {name: 'capacities', rule, readsBody: true, learn: learnOwners, bucket, readUrl: readLocation};
 }

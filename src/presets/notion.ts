@@ -3,7 +3,7 @@ import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
-import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset} from '../keys/types.js';
+import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, PresetLearn} from '../keys/types.js';
 import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments} from './json.js';
 
 /** Options of the `notion()` preset. */
@@ -203,7 +203,7 @@ spellings share a lane):
 | `POST /v1/comments` | none | write |
 | anything else | the default rule (`host/path`) | by method |
 
-Block → page: a block's page is not in its path, so `observe` learns it from what Notion returns: a
+Block → page: a block's page is not in its path, so it learns it from the Notion answers its caller reads: a
 block object names its parent (`{type: 'page_id', page_id}` or `{type: 'block_id', block_id}`), a
 page object is a page, a `child_page` block is the page it shows, and a list (block children, append
 results, search and query results) is learned item by item. Block parents are followed up to the page.
@@ -312,19 +312,16 @@ export function notion(options?: NotionOptions): Preset {
 		return preset;
 	}
 
-	const observe = async (request: LaneRequest, response: Response): Promise<void> => {
-		const resource = pathSegments(request.url.pathname)[1];
-		if (!response.ok || !(resource === 'pages' || resource === 'blocks' || resource === 'search' || request.url.pathname.endsWith('/query'))) {
-			return;
-		}
-
-		try {
-			// A clone, so the caller still reads the body; a body already read or not JSON is skipped.
-			pages.learn(await response.clone().json());
-		} catch {
-			// Learning is an optimization: a bad body only means a coarser lane later.
-		}
+	// Pages, blocks, searches and queries answer with what each block's page is.
+	const learn: PresetLearn = {
+		when(request, response) {
+			const resource = pathSegments(request.url.pathname)[1];
+			return response.ok && (resource === 'pages' || resource === 'blocks' || resource === 'search' || request.url.pathname.endsWith('/query'));
+		},
+		body(_request, body) {
+			pages.learn(body);
+		},
 	};
 
-	return {...preset, observe};
+	return {...preset, learn};
 }
