@@ -82,7 +82,8 @@ async function run(contender, method, count) {
 				if (!response.ok) {
 					throw new Error(`${method} answered ${response.status}`);
 				}
-				await response.text();
+				// What an API client does with an answer: parse it.
+				await response.json();
 			}
 		}),
 	);

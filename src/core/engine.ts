@@ -123,6 +123,9 @@ class Node {
 	readers: Set<Operation> | undefined = undefined;
 	queued = 0;
 	running = 0;
+	/** Of `running`, the parallel reads that run outside the operation graph (see `Engine.#readNow()`), and since when some have. */
+	quickReads = 0;
+	quickSince = 0;
 	idleWaiters: Array<() => void> | undefined = undefined;
 
 	constructor(key: string, parent: Node | undefined) {
@@ -356,6 +359,9 @@ export class Engine {
 	#head: Operation | undefined = undefined;
 	#last: Operation | undefined = undefined;
 	#live = 0;
+	/** Nodes with parallel reads running outside the operation graph (`#readNow()`). */
+	readonly #quickNodes = new Set<Node>();
+	#quickReads = 0;
 	#ready: Operation[] = [];
 	#readyHead = 0;
 	#draining = false;
@@ -408,11 +414,12 @@ export class Engine {
 		try {
 			if (typeof keys === 'string') {
 				const node = this.#node(keys);
+				// The request summary only shows in events, which are off: it is not kept.
 				if (
 					kind === 'write' &&
 					signal === undefined &&
+					options?.follows === undefined &&
 					queueTimeout === false &&
-					request === undefined &&
 					!emitter.active &&
 					backend.inProcess === true
 				) {
@@ -431,6 +438,10 @@ export class Engine {
 		}
 
 		const ordered = kind === 'write' || !this.#parallelReads;
+		if (!ordered && signal === undefined && !emitter.active) {
+			return this.#readNow(nodes, task) as Promise<T>;
+		}
+
 		if (ordered && maxQueuePerKey !== Number.POSITIVE_INFINITY) {
 			for (const node of nodes) {
 				if (node.queued >= maxQueuePerKey) {
@@ -561,6 +572,12 @@ export class Engine {
 			}
 		}
 
+		active += this.#quickReads;
+		for (const node of this.#quickNodes) {
+			const lane = laneOf(node);
+			lane.heldMs = Math.max(lane.heldMs, now - node.quickSince);
+		}
+
 		const rows = [...lanes.values()].filter(lane => lane.queued > 0 || lane.running > 0);
 		return {active, queued, waitingForSlot: this.#options.limiter.waiting, lanes: rows};
 	}
@@ -603,6 +620,62 @@ export class Engine {
 				this.#cancel(operation as Single, reason());
 			}
 		}
+	}
+
+	/**
+	A read in 'parallel' mode with nothing to watch (no signal, no events) waits for nothing and blocks
+	nothing, so it runs now, outside the operation graph: counted on its lanes for `stats()`,
+	`onIdle()` and `close()`, and that is all.
+	*/
+	#readNow(nodes: Node[], task: Task<unknown>): Promise<unknown> {
+		for (const node of nodes) {
+			node.running++;
+			if (node.quickReads++ === 0) {
+				node.quickSince = this.#now();
+				this.#quickNodes.add(node);
+			}
+		}
+
+		this.#live++;
+		this.#quickReads++;
+		const finish = () => {
+			this.#quickReads--;
+			for (const node of nodes) {
+				node.running--;
+				if (--node.quickReads === 0) {
+					this.#quickNodes.delete(node);
+				}
+			}
+
+			this.#live--;
+			this.#prune(nodes);
+			this.#notifyIdle(nodes);
+		};
+
+		let result: unknown;
+		try {
+			const keys = nodes.length === 1 ? nodes[0]!.keys : nodes.map(node => node.key);
+			result = task(new Context(this.#nextId++, keys, 'read', undefined, ++this.#grants));
+		} catch (error) {
+			finish();
+			return Promise.reject(error);
+		}
+
+		if (!isThenable(result)) {
+			finish();
+			return Promise.resolve(result);
+		}
+
+		return Promise.resolve(result).then(
+			value => {
+				finish();
+				return value;
+			},
+			(error: unknown) => {
+				finish();
+				throw error;
+			},
+		);
 	}
 
 	// --- Segments -----------------------------------------------------------------------------

@@ -27,6 +27,8 @@ export type HttpDeps = {
 	readonly backlog: (keys: readonly string[]) => number;
 };
 
+const final = {retry: false} as const;
+
 /** Method and URL for events and errors: no query string, no user info. */
 export function summaryOf(request: LaneRequest): RequestSummary {
 	const {url} = request;
@@ -96,9 +98,10 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 	};
 
 	for (let number = 1; ; number++) {
-		if (pacing) {
-			// Waiting for the quota happens before taking a global slot, so it never occupies one.
-			await pacing.wait(bucket, signal).catch(giveUp);
+		// Waiting for the quota happens before taking a global slot, so it never occupies one.
+		const paced = pacing?.enter(bucket, signal);
+		if (paced !== undefined) {
+			await paced.catch(giveUp);
 		}
 
 		const sent = identity === undefined ? outgoing : cache!.prepare(identity, outgoing);
@@ -123,7 +126,11 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 			pacing.observe(bucket, response?.headers, clock.now());
 		}
 
-		const decision = decideRetry(retry, method, retries ? number : Number.POSITIVE_INFINITY, {response, error, aborted: signal?.aborted === true}, clock.now());
+		// A success the policy does not list is final: no need to ask (or to read the clock).
+		const decision =
+			response?.ok === true && !retry.statusCodes.has(response.status)
+				? final
+				: decideRetry(retry, method, retries ? number : Number.POSITIVE_INFINITY, {response, error, aborted: signal?.aborted === true}, clock.now());
 		inDoubt = response === undefined ? inDoubt || reached : false;
 		if (!decision.retry) {
 			if (response === undefined) {

@@ -208,7 +208,11 @@ export function normalizeUrl(input: string | URL, base?: string | URL): URL {
 		parse('base', base);
 	}
 
-	const url = parse('url', input, base);
+	return normalizeInPlace(parse('url', input, base));
+}
+
+/** `normalizeUrl()` of an http(s) URL the caller owns (just parsed): normalizes `url` itself, without another parse. */
+export function normalizeInPlace(url: URL): URL {
 	if (url.username !== '' || url.password !== '') {
 		url.username = '';
 		url.password = '';

@@ -1,6 +1,6 @@
 import {describe, invalid} from '../errors/describe.js';
 import {scrub, secretsOf} from '../errors/redact.js';
-import {normalizeUrl, shownUrl} from './normalize.js';
+import {normalizeInPlace, normalizeUrl, shownUrl} from './normalize.js';
 import type {LaneRequest} from './types.js';
 
 /** `application/json` or any `+json` media type (`application/merge-patch+json`), parameters ignored. */
@@ -176,14 +176,15 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 	let headers: Headers;
 	let url: URL;
 	try {
-		const raw = typeof input === 'string' ? new URL(input) : input;
-		// fetch refuses user info; normalizeUrl() would drop it.
+		// A URL of the caller's is copied: normalizing changes the object.
+		const raw = new URL(input);
+		// fetch refuses user info; normalizing would drop it.
 		if (raw.username !== '' || raw.password !== '' || (raw.protocol !== 'http:' && raw.protocol !== 'https:')) {
 			return undefined;
 		}
 
 		headers = new Headers(init?.headers);
-		url = normalizeUrl(raw);
+		url = normalizeInPlace(raw);
 	} catch {
 		// The Request path gives the error, without credentials.
 		return undefined;

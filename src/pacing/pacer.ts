@@ -6,6 +6,8 @@ import {parseRateLimit, parseRetryAfter, type RateLimitInfo, retryAfterWins} fro
 /** Paces requests by what the server announces in its rate-limit headers, per bucket; what the HTTP pipeline asks of a pacer. */
 export type Pacing = {
 	wait(bucket: string, signal?: AbortSignal): Promise<void>;
+	/** `wait()`, but `undefined` when the request may start at once. */
+	enter(bucket: string, signal?: AbortSignal): Promise<void> | undefined;
 	observe(bucket: string, headers: Headers | undefined, now: number): void;
 };
 
@@ -187,6 +189,8 @@ Buckets are strings the caller derives (an origin, or an origin and endpoint).
 */
 export class Pacer implements Pacing {
 	readonly #buckets = new Map<string, Bucket>();
+	/** The bucket last moved to the end of `#buckets` (the most recently used). */
+	#newest: Bucket | undefined;
 	readonly #mode: PacingMode;
 	readonly #maxBuckets: number;
 	readonly #probe: boolean;
@@ -211,6 +215,11 @@ export class Pacer implements Pacing {
 	with `RateLimitError` when the bucket has no quota left until later than `maxWait`.
 	*/
 	wait(bucket: string, signal?: AbortSignal): Promise<void> {
+		return this.enter(bucket, signal) ?? Promise.resolve();
+	}
+
+	/** `wait()`, but `undefined` when the request may start at once (a promise would cost the caller a turn). */
+	enter(bucket: string, signal?: AbortSignal): Promise<void> | undefined {
 		if (typeof bucket !== 'string') {
 			return Promise.reject(invalid('bucket', 'a string', bucket));
 		}
@@ -224,7 +233,7 @@ export class Pacer implements Pacing {
 		let state = this.#get(bucket, now);
 		if (state === undefined) {
 			if (!this.#probe) {
-				return Promise.resolve();
+				return undefined;
 			}
 
 			state = this.#add(bucket, unknown(bucket, 'probe'));
@@ -233,7 +242,7 @@ export class Pacer implements Pacing {
 		if (state.waiters.size === 0 && this.#startAt(state, now, 1) === now) {
 			start(state, now);
 			state.opened = false;
-			return Promise.resolve();
+			return undefined;
 		}
 
 		const entry = state;
@@ -262,7 +271,7 @@ export class Pacer implements Pacing {
 	*/
 	observe(bucket: string, headers: Headers | undefined, now = clock.now()): void {
 		this.#sweep(now);
-		const parsed = headers === undefined ? undefined : parseRateLimit(headers, now);
+		const parsed = headers === undefined || !mayAnnounce(headers) ? undefined : parseRateLimit(headers, now);
 		const retryAfter = parsed === undefined ? undefined : parseRetryAfter(headers?.get('retry-after') ?? null, now);
 		const info = parsed && retryAfterWins(parsed, retryAfter, now);
 		let state = this.#get(bucket, now);
@@ -553,17 +562,24 @@ export class Pacer implements Pacing {
 			return undefined;
 		}
 
-		this.#buckets.delete(bucket);
 		if (expired(state, now)) {
+			this.#buckets.delete(bucket);
 			return undefined;
 		}
 
-		this.#buckets.set(bucket, state);
+		// Most recently used last; a bucket that already is (one endpoint hit again and again) stays put.
+		if (this.#newest !== state) {
+			this.#buckets.delete(bucket);
+			this.#buckets.set(bucket, state);
+			this.#newest = state;
+		}
+
 		return state;
 	}
 
 	#add(bucket: string, state: Bucket): Bucket {
 		this.#buckets.set(bucket, state);
+		this.#newest = state;
 		if (this.#buckets.size > this.#maxBuckets) {
 			for (const [name, candidate] of this.#buckets) {
 				if (candidate.waiters.size === 0) {
@@ -587,6 +603,17 @@ export class Pacer implements Pacing {
 			this.#buckets.delete(name);
 		}
 	}
+}
+
+/** Whether `headers` has any field a quota or `Retry-After` is read from: one pass over the names instead of a lookup per field. */
+function mayAnnounce(headers: Headers): boolean {
+	for (const name of headers.keys()) {
+		if (name.startsWith('ratelimit') || name.startsWith('x-ratelimit') || name.startsWith('x-rate-limit') || name === 'retry-after') {
+			return true;
+		}
+	}
+
+	return false;
 }
 
 const refused = Symbol('refused');

@@ -39,11 +39,39 @@ Ids are UUIDs, which compare case-insensitively; lower-casing can only merge lan
 one. Encoding keeps an odd id (with a `/`) one key segment.
 */
 function idSegment(id: string): string {
-	return encodeURIComponent(id.toLowerCase());
+	// A lower-case UUID is its own segment: no copy, nothing to encode.
+	return plainId.test(id) ? id : encodeURIComponent(id.toLowerCase());
 }
 
+const plainId = /^[\da-z-]+$/;
+
 function queryIds(url: URL, name: string): string[] {
-	return url.searchParams.getAll(name).filter(id => id !== '');
+	const {search} = url;
+	if (search === '') {
+		return [];
+	}
+
+	if (search.includes('%') || search.includes('+')) {
+		return url.searchParams.getAll(name).filter(id => id !== '');
+	}
+
+	// Nothing to decode: read the values without building a URLSearchParams (the common `?id=<uuid>`).
+	const ids: string[] = [];
+	const prefix = `${name}=`;
+	for (let start = 1; start < search.length; ) {
+		let end = search.indexOf('&', start);
+		if (end === -1) {
+			end = search.length;
+		}
+
+		if (end - start > prefix.length && search.startsWith(prefix, start)) {
+			ids.push(search.slice(start + prefix.length, end));
+		}
+
+		start = end + 1;
+	}
+
+	return ids;
 }
 
 function bodyId(body: unknown): string[] {
