@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {expect, test} from 'vitest';
 import {HookError} from '../src/errors/index.js';
+import {createLanes} from '../src/index.js';
 import {
 	classify,
 	compileKeys,
@@ -13,6 +14,7 @@ import {
 	type Preset,
 	toLaneRequest,
 } from '../src/keys/index.js';
+import {startServer} from './http-helpers.js';
 
 const laneRequest = (method: string, url: string, body?: unknown): LaneRequest => ({
 	method,
@@ -452,4 +454,85 @@ test('isJsonContentType() - application/json and +json types only', () => {
 	expect(isJsonContentType('+json')).toBe(false);
 	expect(isJsonContentType('text/plain')).toBe(false);
 	expect(isJsonContentType(null)).toBe(false);
+});
+
+// --- Preset.learn -------------------------------------------------------------------------------
+
+test('Preset.learn - anything but `{when, body}` (two functions) is refused, naming `keys.learn`', () => {
+	const rule = () => undefined;
+	const when = () => true;
+	const refused: unknown[] = [5, null, 'when', when, {}, {when}, {body() {}}, {when: true, body() {}}, {when, body: 'x'}];
+	for (const learn of refused) {
+		expect(() => createLanes({keys: {name: 'p', rule, learn} as unknown as Preset}), String(learn)).toThrow(TypeError);
+		expect(() => createLanes({keys: {name: 'p', rule, learn} as unknown as Preset}), String(learn)).toThrow(/`keys\.learn`/);
+	}
+
+	expect(() => createLanes({keys: {name: 'p', rule, learn: 5} as unknown as Preset})).toThrow('Expected `keys.learn` to be `{when, body}` (two functions), got `5` (number)');
+	expect(() =>
+		createLanes({
+			keys: {
+				name: 'p',
+				rule,
+				learn: {
+					when: () => true,
+					body() {},
+				},
+			},
+		}),
+	).not.toThrow();
+});
+
+test('Preset.learn - a `when` or `body` that throws never fails the call: the body still reads', async () => {
+	const payload = {id: '9f2c', blocks: ['b1', 'b2']};
+	const server = await startServer((_request, _body, response) => {
+		response.setHeader('content-type', 'application/json');
+		response.end(JSON.stringify(payload));
+	});
+	try {
+		const calls: string[] = [];
+		const preset = (learn: NonNullable<Preset['learn']>): Preset => ({name: 'learning', rule: () => undefined, learn});
+		const whenThrows = createLanes({
+			keys: preset({
+				when() {
+					calls.push('when throws');
+					throw new Error('when failed');
+				},
+				body() {
+					calls.push('body after a throwing when');
+				},
+			}),
+		});
+		const bodyThrows = createLanes({
+			keys: preset({
+				when() {
+					calls.push('when');
+					return true;
+				},
+				body(request, body) {
+					calls.push(`body ${request.method} ${request.url.pathname} ${JSON.stringify(body)}`);
+					throw new Error('body failed');
+				},
+			}),
+		});
+
+		const first = await whenThrows.fetch(`${server.url}/objects`);
+		expect(first.status).toBe(200);
+		expect(await first.json()).toEqual(payload);
+		expect(calls).toEqual(['when throws']);
+
+		calls.length = 0;
+		const second = await bodyThrows.fetch(`${server.url}/objects`);
+		expect(second.status).toBe(200);
+		expect(await second.json()).toEqual(payload);
+		expect(calls).toEqual(['when', `body GET /objects ${JSON.stringify(payload)}`]);
+
+		// text() passes on what it parsed too, and hands back the text.
+		calls.length = 0;
+		const third = await bodyThrows.fetch(`${server.url}/objects`, {method: 'POST', body: '{}'});
+		expect(await third.text()).toBe(JSON.stringify(payload));
+		expect(calls).toEqual(['when', `body POST /objects ${JSON.stringify(payload)}`]);
+		await Promise.all([whenThrows.close(), bodyThrows.close()]);
+	} finally {
+		await server.close();
+	}
 });
