@@ -91,11 +91,9 @@ test('reads with a signal - heldMs counts from the start of the oldest read stil
 	expect(await heldMsOfOverlap({signal: new AbortController().signal})).toBe(50);
 });
 
-// Known gap: a lane's quick reads are timed from when the first of an unbroken run of them began
-// (`quickSince`), so a lane under a steady stream of short overlapping reads shows an ever-growing
-// heldMs, where the same reads with a signal show the oldest running one's. Passes while the gap
-// remains; fails once the two agree.
-test.fails('quick reads - heldMs counts from the start of the oldest read still running', async () => {
+// A lane under a steady stream of short overlapping reads shows the oldest running read's time, as
+// the same reads with a signal do, not an ever-growing one.
+test('quick reads - heldMs counts from the start of the oldest read still running', async () => {
 	expect(await heldMsOfOverlap()).toBe(50);
 });
 

@@ -123,9 +123,9 @@ class Node {
 	readers: Set<Operation> | undefined = undefined;
 	queued = 0;
 	running = 0;
-	/** Of `running`, the parallel reads that run outside the operation graph (see `Engine.#readNow()`), and since when some have. */
+	/** Of `running`, the parallel reads that run outside the operation graph (see `Engine.#readNow()`), counted by start time (oldest first). */
 	quickReads = 0;
-	quickSince = 0;
+	quickStarts: Map<number, number> | undefined = undefined;
 	idleWaiters: Array<() => void> | undefined = undefined;
 
 	constructor(key: string, parent: Node | undefined) {
@@ -575,7 +575,8 @@ export class Engine {
 		active += this.#quickReads;
 		for (const node of this.#quickNodes) {
 			const lane = laneOf(node);
-			lane.heldMs = Math.max(lane.heldMs, now - node.quickSince);
+			const oldest = node.quickStarts!.keys().next().value!;
+			lane.heldMs = Math.max(lane.heldMs, now - oldest);
 		}
 
 		const rows = [...lanes.values()].filter(lane => lane.queued > 0 || lane.running > 0);
@@ -628,54 +629,67 @@ export class Engine {
 	`onIdle()` and `close()`, and that is all.
 	*/
 	#readNow(nodes: Node[], task: Task<unknown>): Promise<unknown> {
+		const started = this.#now();
 		for (const node of nodes) {
 			node.running++;
 			if (node.quickReads++ === 0) {
-				node.quickSince = this.#now();
 				this.#quickNodes.add(node);
 			}
+
+			// Start times only grow, so the map's first key is the oldest read still running.
+			const starts = (node.quickStarts ??= new Map());
+			starts.set(started, (starts.get(started) ?? 0) + 1);
 		}
 
 		this.#live++;
 		this.#quickReads++;
-		const finish = () => {
-			this.#quickReads--;
-			for (const node of nodes) {
-				node.running--;
-				if (--node.quickReads === 0) {
-					this.#quickNodes.delete(node);
-				}
-			}
-
-			this.#live--;
-			this.#prune(nodes);
-			this.#notifyIdle(nodes);
-		};
-
 		let result: unknown;
 		try {
 			const keys = nodes.length === 1 ? nodes[0]!.keys : nodes.map(node => node.key);
 			result = task(new Context(this.#nextId++, keys, 'read', undefined, ++this.#grants));
 		} catch (error) {
-			finish();
+			this.#endRead(nodes, started);
 			return Promise.reject(error);
 		}
 
 		if (!isThenable(result)) {
-			finish();
+			this.#endRead(nodes, started);
 			return Promise.resolve(result);
 		}
 
 		return Promise.resolve(result).then(
 			value => {
-				finish();
+				this.#endRead(nodes, started);
 				return value;
 			},
 			(error: unknown) => {
-				finish();
+				this.#endRead(nodes, started);
 				throw error;
 			},
 		);
+	}
+
+	#endRead(nodes: readonly Node[], started: number): void {
+		this.#quickReads--;
+		for (const node of nodes) {
+			node.running--;
+			const starts = node.quickStarts!;
+			const left = starts.get(started)! - 1;
+			if (left === 0) {
+				starts.delete(started);
+			} else {
+				starts.set(started, left);
+			}
+
+			if (--node.quickReads === 0) {
+				this.#quickNodes.delete(node);
+				node.quickStarts = undefined;
+			}
+		}
+
+		this.#live--;
+		this.#prune(nodes);
+		this.#notifyIdle(nodes);
 	}
 
 	// --- Segments -----------------------------------------------------------------------------

@@ -88,14 +88,7 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 	// An earlier attempt got no answer after it may have reached the server: until a later one is
 	// answered, giving up (an abort while waiting to retry) leaves the outcome unknown too.
 	let inDoubt = false;
-	const giveUp: (error: unknown) => never = error => {
-		if (!inDoubt) {
-			throw error;
-		}
-
-		// Aborted by the caller: the abort reason says why, whatever the transport made of it.
-		throw signal?.aborted ? new InFlightFailure(signal.reason, true) : new InFlightFailure(error, false);
-	};
+	const giveUp = (error: unknown): never => fail(error, inDoubt, signal);
 
 	for (let number = 1; ; number++) {
 		// Waiting for the quota happens before taking a global slot, so it never occupies one.
@@ -109,14 +102,19 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 		let error: unknown;
 		let reached = false;
 		try {
-			const send = () => {
-				// A request whose signal already aborted is refused by fetch before anything is sent.
-				reached = signal?.aborted !== true;
-				return sent.send(transport, again);
-			};
+			if (limiter.limited) {
+				const send = () => {
+					// A request whose signal already aborted is refused by fetch before anything is sent.
+					reached = signal?.aborted !== true;
+					return sent.send(transport, again);
+				};
 
-			// A retry already holds its lane and goes first; otherwise the longest lane does.
-			response = await (limiter.limited ? limiter.run(send, signal, number > 1 ? Number.MAX_SAFE_INTEGER : deps.backlog(context.keys)) : send());
+				// A retry already holds its lane and goes first; otherwise the longest lane does.
+				response = await limiter.run(send, signal, number > 1 ? Number.MAX_SAFE_INTEGER : deps.backlog(context.keys));
+			} else {
+				reached = signal?.aborted !== true;
+				response = await sent.send(transport, again);
+			}
 		} catch (caught) {
 			error = caught;
 		}
@@ -134,7 +132,7 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 		inDoubt = response === undefined ? inDoubt || reached : false;
 		if (!decision.retry) {
 			if (response === undefined) {
-				giveUp(error);
+				return fail(error, inDoubt, signal);
 			}
 
 			if (!retries && response.status === 429) {
@@ -170,6 +168,19 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 			await sleep(decision.delayMs, signal).catch(giveUp);
 		}
 	}
+}
+
+/**
+Throws `error` as it is, or, when a request may have reached the server without an answer saying
+so (`inDoubt`), wrapped in `InFlightFailure`: with the abort reason when the caller aborted, whatever
+the transport made of it.
+*/
+function fail(error: unknown, inDoubt: boolean, signal: AbortSignal | undefined): never {
+	if (!inDoubt) {
+		throw error;
+	}
+
+	throw signal?.aborted ? new InFlightFailure(signal.reason, true) : new InFlightFailure(error, false);
 }
 
 /** The `retry` event: attempt `attempt` of the request `summary` is followed by another after `delayMs`. */

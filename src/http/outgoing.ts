@@ -157,7 +157,9 @@ function copyHeaders(headers: HeadersInit): HeadersInit {
 		return headers.map(pair => [...pair]) as HeadersInit;
 	}
 
-	return headers instanceof Headers ? new Headers(headers) : {...(headers as Record<string, string>)};
+	// A plain record is copied as it is; anything else fetch takes (a `Headers`, a `Map`, any iterable of pairs) through `Headers`.
+	const prototype: unknown = Object.getPrototypeOf(headers);
+	return prototype === Object.prototype || prototype === null ? {...(headers as Record<string, string>)} : new Headers(headers);
 }
 
 function copyBody(body: BodyInit | null): BodyInit | null {

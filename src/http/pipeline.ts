@@ -154,6 +154,27 @@ export class Pipeline {
 	`resolve` (else the `keys` rule) decides, with `decline` asked before anything is sent.
 	*/
 	request(input: RequestInfo | URL, init: RequestInit | undefined, transport: Transport, resolve?: Resolve, decline?: () => unknown): Promise<Response> {
+		// The common call: nothing earlier being prepared, ready at once, no key to add. It enters now.
+		if (!this.deps.admission.busy && decline === undefined && this.features.idempotencyHeader === undefined) {
+			let call: Call | undefined;
+			try {
+				const prepared = prepare(input, init, this.deps.keys.readsBody);
+				if (!isPromise(prepared)) {
+					const {keys, kind} = (resolve ?? this.deps.keys.resolve)(prepared.laneRequest);
+					call = toCall({outgoing: prepared.outgoing, laneRequest: prepared.laneRequest, idempotent: false}, keys, kind);
+				} else {
+					return this.inOrder(
+						() => prepared.then(ready => this.call(ready, resolve)),
+						ready => this.fetch(ready, transport),
+					);
+				}
+			} catch (error) {
+				return Promise.reject(error);
+			}
+
+			return this.fetch(call, transport);
+		}
+
 		return this.inOrder(
 			() => this.prepared(prepare(input, init, this.deps.keys.readsBody), resolve),
 			call => this.fetch(decline === undefined ? call : toCall(call, call.keys, call.kind, decline), transport),

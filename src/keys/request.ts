@@ -110,22 +110,24 @@ function isDirectBody(body: unknown): body is string | ArrayBuffer | ArrayBuffer
 	return body === undefined || body === null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof URLSearchParams;
 }
 
+/** The body as `Request.json()` reads it: UTF-8 with a leading byte order mark dropped and invalid sequences replaced. */
 function bodyText(body: string | ArrayBuffer | ArrayBufferView | URLSearchParams): string | undefined {
 	if (typeof body === 'string') {
-		return body;
+		const text = body.charCodeAt(0) === 0xfe_ff ? body.slice(1) : body;
+		// A lone surrogate becomes U+FFFD on the way to UTF-8.
+		return (text as WellFormed).isWellFormed() ? text : (text as WellFormed).toWellFormed();
 	}
 
 	if (body instanceof URLSearchParams) {
 		return undefined;
 	}
 
-	try {
-		const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-		return new TextDecoder('utf-8', {fatal: true}).decode(bytes);
-	} catch {
-		return undefined;
-	}
+	const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+	return utf8.decode(bytes);
 }
+
+type WellFormed = string & {isWellFormed(): boolean; toWellFormed(): string};
+const utf8 = new TextDecoder();
 
 /**
 What the key rule sees of `fetch(input, init)`, built without a `Request` when fetch would accept the
