@@ -112,7 +112,8 @@ describe('cancellation storms', {timeout: 30_000}, () => {
 		const queued = Array.from({length: 20_000}, () => lanes.write('a', () => 'ran').catch((error: unknown) => error));
 		const outcomes = await Promise.all(queued);
 		expect(outcomes.every(outcome => isLaneTimeoutError(outcome))).toBe(true);
-		expect(timerCount()).toBe(timersBefore);
+		// A timer an earlier test left may end meanwhile; none of this test's may be left.
+		expect(timerCount()).toBeLessThanOrEqual(timersBefore);
 		gate.resolve();
 		await head;
 		await lanes.onIdle();
@@ -149,7 +150,8 @@ describe('cancellation storms', {timeout: 30_000}, () => {
 		expect(log).toHaveLength(shapes.length);
 		await lanes.onIdle();
 		expect(lanes.stats().lanes).toEqual([]);
-		expect(timerCount()).toBe(timersBefore);
+		// A timer an earlier test left may end meanwhile; none of this test's may be left.
+		expect(timerCount()).toBeLessThanOrEqual(timersBefore);
 	});
 
 	test("reads: 'shared' - random aborts among 20k queued reads and writes leave the survivors exclusive and in order", async () => {
