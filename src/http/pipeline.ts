@@ -222,15 +222,19 @@ export class Pipeline {
 	`uncertain` policy. `report` hears an `UncertainOutcomeError` as soon as it is known, while the
 	lane may stay held longer.
 	*/
-	async exchange(context: LaneContext, call: Call, transport: Transport, report?: (error: unknown) => void): Promise<Response> {
-		const declined = call.decline?.();
-		if (declined !== undefined) {
-			throw declined;
+	exchange(context: LaneContext, call: Call, transport: Transport, report?: (error: unknown) => void): Promise<Response> {
+		let declined: unknown;
+		try {
+			declined = call.decline?.();
+		} catch (error) {
+			declined = error;
 		}
 
-		try {
-			return await attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, summary: call.summary, idempotent: call.idempotent});
-		} catch (error) {
+		if (declined !== undefined) {
+			return Promise.reject(declined);
+		}
+
+		return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, summary: call.summary, idempotent: call.idempotent}).catch((error: unknown) => {
 			if (!(error instanceof InFlightFailure)) {
 				throw error;
 			}
@@ -240,7 +244,7 @@ export class Pipeline {
 			}
 
 			return this.uncertain(context, call, error, transport, report);
-		}
+		});
 	}
 
 	/**

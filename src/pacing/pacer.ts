@@ -191,6 +191,7 @@ export class Pacer implements Pacing {
 	readonly #buckets = new Map<string, Bucket>();
 	/** The bucket last moved to the end of `#buckets` (the most recently used). */
 	#newest: Bucket | undefined;
+	#sweptAt = Number.NaN;
 	readonly #mode: PacingMode;
 	readonly #maxBuckets: number;
 	readonly #probe: boolean;
@@ -594,13 +595,19 @@ export class Pacer implements Pacing {
 
 	/** Forgets the oldest buckets whose window is over, a few per call: memory follows active buckets without a timer. */
 	#sweep(now: number): void {
+		// Once per clock tick: within one, nothing more can have expired.
+		if (now === this.#sweptAt) {
+			return;
+		}
+
+		this.#sweptAt = now;
 		let checked = 0;
-		for (const [name, state] of this.#buckets) {
+		for (const state of this.#buckets.values()) {
 			if (checked++ === 4 || !expired(state, now)) {
 				return;
 			}
 
-			this.#buckets.delete(name);
+			this.#buckets.delete(state.name);
 		}
 	}
 }

@@ -149,12 +149,12 @@ function dailyNoteLane(body: unknown): KeyDecision {
 }
 
 /** Records the owner of every block of an object as `GET /object` returns it. */
-function learn(owners: BoundedMap<string, string>, object: unknown, requestedId: string | null): void {
+function learn(owners: BoundedMap<string, string>, object: unknown, requestedId: () => string | null): void {
 	if (!isRecord(object) || !isRecord(object.blocks)) {
 		return;
 	}
 
-	const id = nonEmpty(object.id) ? object.id : requestedId;
+	const id = nonEmpty(object.id) ? object.id : requestedId();
 	if (!nonEmpty(id)) {
 		return;
 	}
@@ -413,7 +413,8 @@ export function capacities(options?: CapacitiesOptions): Preset {
 	const learnOwners: PresetLearn = {
 		when: (request, response) => request.method === 'GET' && request.url.pathname === '/object' && response.ok,
 		body(request, object) {
-			learn(owners, object, request.url.searchParams.get('id'));
+			// The requested id only when the object names none (it costs a URLSearchParams).
+			learn(owners, object, () => request.url.searchParams.get('id'));
 		},
 	};
 
