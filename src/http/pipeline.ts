@@ -67,9 +67,33 @@ function earlyFailure(): {promise: Promise<never>; report: (error: unknown) => v
 	return {promise, report};
 }
 
-// Calls are built field by field: spreading one object into another costs microseconds per request.
+/** A call; its summary (for events and errors) is made when first asked for. */
+class HttpCall implements Call {
+	readonly outgoing: Outgoing;
+	readonly laneRequest: LaneRequest;
+	readonly idempotent: boolean;
+	#summary: RequestSummary | undefined;
+
+	constructor(
+		keyed: Keyed,
+		readonly keys: readonly string[],
+		readonly kind: OperationKind,
+		readonly decline: (() => unknown) | undefined,
+	) {
+		// Field by field: spreading one object into another costs microseconds per request.
+		this.outgoing = keyed.outgoing;
+		this.laneRequest = keyed.laneRequest;
+		this.idempotent = keyed.idempotent;
+	}
+
+	get summary(): RequestSummary {
+		this.#summary ??= summaryOf(this.laneRequest);
+		return this.#summary;
+	}
+}
+
 function toCall(keyed: Keyed, keys: readonly string[], kind: OperationKind, decline?: () => unknown): Call {
-	return {outgoing: keyed.outgoing, laneRequest: keyed.laneRequest, idempotent: keyed.idempotent, keys, kind, summary: summaryOf(keyed.laneRequest), decline};
+	return new HttpCall(keyed, keys, kind, decline);
 }
 
 /** One key goes to the engine as a string: its fast path for plain writes takes only that. */
@@ -211,7 +235,7 @@ export class Pipeline {
 						return finished;
 					},
 					{signal: call.outgoing.signal},
-					call.summary,
+					this.#summary(call),
 				)
 				.catch(refused);
 		});
@@ -234,7 +258,7 @@ export class Pipeline {
 			return Promise.reject(declined);
 		}
 
-		return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, summary: call.summary, idempotent: call.idempotent}).catch((error: unknown) => {
+		return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, idempotent: call.idempotent}).catch((error: unknown) => {
 			if (!(error instanceof InFlightFailure)) {
 				throw error;
 			}
@@ -262,6 +286,11 @@ export class Pipeline {
 		});
 	}
 
+	/** The summary the engine keeps for its events: made only while someone listens. */
+	#summary(call: Call): RequestSummary | undefined {
+		return this.deps.emitter.active ? call.summary : undefined;
+	}
+
 	#lane(call: Call, transport: Transport): Promise<Response> {
 		const {engine} = this;
 		if (this.features.supersede && call.outgoing.method === 'PUT' && call.keys.length === 1) {
@@ -269,12 +298,12 @@ export class Pipeline {
 		}
 
 		if (call.kind !== 'write') {
-			return engine.run(laneKeys(call.keys), call.kind, context => this.exchange(context, call, transport), {signal: call.outgoing.signal}, call.summary);
+			return engine.run(laneKeys(call.keys), call.kind, context => this.exchange(context, call, transport), {signal: call.outgoing.signal}, this.#summary(call));
 		}
 
 		// An uncertain outcome reaches the caller at once (`reject`); the lane stays held for the policy (see failUncertain()).
 		return new Promise<Response>((resolve, reject) => {
-			engine.run(laneKeys(call.keys), 'write', context => this.exchange(context, call, transport, reject), {signal: call.outgoing.signal}, call.summary).then(resolve, reject);
+			engine.run(laneKeys(call.keys), 'write', context => this.exchange(context, call, transport, reject), {signal: call.outgoing.signal}, this.#summary(call)).then(resolve, reject);
 		});
 	}
 
@@ -322,7 +351,7 @@ export class Pipeline {
 			}
 		};
 
-		const result = this.engine.run(call.keys, 'write', task, {signal: call.outgoing.signal, follows}, call.summary).then(result => (result === skipped ? replaced : result));
+		const result = this.engine.run(call.keys, 'write', task, {signal: call.outgoing.signal, follows}, this.#summary(call)).then(result => (result === skipped ? replaced : result));
 		return Promise.race([result, early.promise]);
 	}
 }

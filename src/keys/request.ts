@@ -104,6 +104,8 @@ const directFields = new Set(['method', 'headers', 'body', 'signal']);
 /** An HTTP method token (RFC 9110 §5.6.2) fetch accepts: not CONNECT, TRACE or TRACK. */
 const methodToken = /^[!#$%&'*+.^`|~\w-]+$/;
 const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
+/** The usual spellings, checked and upper-cased ahead. */
+const commonMethods = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].flatMap(method => [[method, method] as const, [method.toLowerCase(), method] as const]));
 
 /** A body fetch extracts afresh on every call, so one `RequestInit` can be sent again as it is. */
 function isDirectBody(body: unknown): body is string | ArrayBuffer | ArrayBufferView | URLSearchParams | null | undefined {
@@ -165,11 +167,15 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 	}
 
 	const rawMethod = init?.method ?? 'GET';
-	if (typeof rawMethod !== 'string' || !methodToken.test(rawMethod)) {
-		return undefined;
+	let method = commonMethods.get(rawMethod as string);
+	if (method === undefined) {
+		if (typeof rawMethod !== 'string' || !methodToken.test(rawMethod)) {
+			return undefined;
+		}
+
+		method = rawMethod.toUpperCase();
 	}
 
-	const method = rawMethod.toUpperCase();
 	const hasBody = body !== undefined && body !== null;
 	if (forbiddenMethods.has(method) || (hasBody && (method === 'GET' || method === 'HEAD'))) {
 		return undefined;
