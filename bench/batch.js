@@ -47,18 +47,6 @@ function operations(ids) {
 	});
 }
 
-function state(server) {
-	const strip = value =>
-		Array.isArray(value)
-			? value.map(strip)
-			: typeof value === 'object' && value !== null
-				? Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'id').map(([key, item]) => [key, strip(item)]))
-				: value;
-	return server.objectIds.map(id => {
-		const object = server.object(id);
-		return {id, properties: object.properties, blocks: strip(object.blocks)};
-	});
-}
 
 /** The plain-fetch ceiling, run as `node -e` with the file, the base URL and the number of workers; prints its time in ms. */
 const plainFetch = `
@@ -119,7 +107,7 @@ try {
 		await response.arrayBuffer();
 	}
 
-	const matches = isDeepStrictEqual(state(server), state(reference));
+	const matches = isDeepStrictEqual(server.contents(), reference.contents());
 	await reference.close();
 
 	// The ceiling: the same file sent with plain fetch by as many workers as the concurrency, from a
@@ -136,7 +124,7 @@ try {
 		child.on('close', code => (code === 0 ? resolve(Number(output)) : reject(new Error(`the plain-fetch run exited with ${code}`))));
 	});
 	const plainOverlaps = unguarded.report().overlaps;
-	const plainMatches = isDeepStrictEqual(state(unguarded), state(server));
+	const plainMatches = isDeepStrictEqual(unguarded.contents(), server.contents());
 	await unguarded.close();
 
 	const lines = [

@@ -9,7 +9,7 @@ import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {build} from 'esbuild';
 import {afterAll, beforeAll, expect, onTestFinished, test} from 'vitest';
-import {type LwwObject, type LwwServer, startLwwServer} from '../src/testing/index.js';
+import {type LwwServer, startLwwServer} from '../src/testing/index.js';
 import {deferred} from './helpers.js';
 import {startRedis} from './redis-server.js';
 
@@ -140,19 +140,6 @@ async function file(name: string, lines: readonly unknown[]): Promise<string> {
 	return path;
 }
 
-/** What must match between two runs: properties and block contents, without server-assigned ids and times. */
-function state(server: LwwServer): unknown {
-	const strip = (value: unknown): unknown =>
-		Array.isArray(value)
-			? value.map(strip)
-			: typeof value === 'object' && value !== null
-				? Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'id').map(([key, item]) => [key, strip(item)]))
-				: value;
-	return server.objectIds.map(id => {
-		const object = server.object(id) as LwwObject;
-		return {id, properties: object.properties, blocks: strip(object.blocks)};
-	});
-}
 
 /** The same operations one after another with plain fetch against a fresh server: the state a correct batch must reach. */
 async function sequentialState(objects: number, ops: readonly Operation[]): Promise<unknown> {
@@ -168,7 +155,7 @@ async function sequentialState(objects: number, ops: readonly Operation[]): Prom
 			await response.arrayBuffer();
 		}
 
-		return state(server);
+		return server.contents();
 	} finally {
 		await server.close();
 	}
@@ -243,7 +230,7 @@ test('writelane run - 400 operations over 20 objects reach the state of a sequen
 	expect(api.server.report().overlaps).toBe(0);
 	expect([...api.counts.values()].every(count => count === 1)).toBe(true);
 	expect(api.counts.size).toBe(400);
-	expect(state(api.server)).toEqual(await sequentialState(20, ops));
+	expect(api.server.contents()).toEqual(await sequentialState(20, ops));
 	expect(result.stdout + result.stderr).not.toContain(api.server.token);
 	expect(await readFile(journal, 'utf8')).not.toContain(api.server.token);
 	expect(await journalEntries(journal)).toHaveLength(400);
@@ -293,7 +280,7 @@ for (const signal of ['SIGKILL', 'SIGINT'] as const) {
 		}
 
 		expect(api.server.report().overlaps).toBe(0);
-		expect(state(api.server)).toEqual(await sequentialState(8, ops));
+		expect(api.server.contents()).toEqual(await sequentialState(8, ops));
 	}, 120_000);
 }
 
@@ -389,7 +376,7 @@ test('writelane run --shard - two shards together send every operation exactly o
 	expect(api.counts.size).toBe(160);
 	expect([...api.counts.values()].every(count => count === 1)).toBe(true);
 	expect(api.server.report().overlaps).toBe(0);
-	expect(state(api.server)).toEqual(await sequentialState(16, ops));
+	expect(api.server.contents()).toEqual(await sequentialState(16, ops));
 
 	// A lane and a lane below it on different shards could run at once: refused.
 	const nested = await file('nested.ndjson', [

@@ -765,3 +765,20 @@ test('a [min, max] latency and `false` for rateLimit and faults are accepted', a
 	expect(server.mode).toBe('lww');
 	expect((await call(server, 'GET', '/space')).status).toBe(200);
 });
+
+test('contents() - two servers given the same writes agree, and block ids are left out', async () => {
+	const [first, second] = await Promise.all([start({seed: 7, objects: 1}), start({seed: 7, objects: 1})]);
+	for (const server of [first, second]) {
+		await call(server, 'POST', '/blocks/append', {id: firstId(server), blocks: [text('appended')]});
+	}
+
+	expect(first.contents()).toEqual(second.contents());
+	expect(first.contents().map(object => object.id)).toEqual(first.objectIds);
+	const blocks = JSON.stringify(first.contents()[0]!.blocks);
+	expect(blocks).toContain('appended');
+	expect(blocks).not.toContain('"id"');
+	expect(JSON.stringify(first.object(firstId(first))!.blocks)).toContain('"id"');
+
+	await call(first, 'POST', '/blocks/append', {id: firstId(first), blocks: [text('only here')]});
+	expect(first.contents()).not.toEqual(second.contents());
+});

@@ -32,6 +32,11 @@ export type LwwServer = {
 	/** A copy of the stored object, or `undefined` when there is none. */
 	object(id: string): LwwObject | undefined;
 	/**
+	What two runs of one job must agree on: each object's id, properties and block contents, with the
+	ids the server gave blocks left out (they differ between runs).
+	*/
+	contents(): Array<{readonly id: string; readonly properties: unknown; readonly blocks: unknown}>;
+	/**
 	The stored object's version (what `'etag'` mode sends as `ETag: "<version>"` and `'version'` mode
 	as `version`), or `undefined` when there is none. Starts at 1; every applied mutation adds 1.
 	*/
@@ -168,6 +173,13 @@ class ReferenceServer implements LwwServer {
 
 	object(id: string): LwwObject | undefined {
 		return this.#store.read(id);
+	}
+
+	contents(): Array<{readonly id: string; readonly properties: unknown; readonly blocks: unknown}> {
+		return this.objectIds.map(id => {
+			const object = this.#store.read(id)!;
+			return {id, properties: object.properties, blocks: withoutIds(object.blocks)};
+		});
 	}
 
 	version(id: string): number | undefined {
@@ -530,4 +542,17 @@ export async function startLwwServer(options?: LwwServerOptions): Promise<LwwSer
 	const {port} = http.address() as AddressInfo;
 	const host = normalized.host.includes(':') ? `[${normalized.host}]` : normalized.host;
 	return new ReferenceServer(http, `http://${host}:${port}`, normalized, {store, random, spaceId});
+}
+
+/** `value` with every `id` field left out, at any depth. */
+function withoutIds(value: unknown): unknown {
+	if (Array.isArray(value)) {
+		return value.map(withoutIds);
+	}
+
+	if (typeof value === 'object' && value !== null) {
+		return Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'id').map(([key, item]) => [key, withoutIds(item)]));
+	}
+
+	return value;
 }
