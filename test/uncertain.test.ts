@@ -35,6 +35,24 @@ function patch(lanes: Lanes, server: LwwServer, id: string, property: string, in
 
 const properties = (server: LwwServer, id: string) => Object.keys(stored(server, id).properties);
 
+/**
+After a write of property `a` timed out in flight (held by `release`): the server has it once and
+applies it now, after its caller gave up; the lane's next write (`later`, property `b`) goes out only
+once the 1 s grace period has passed, so both changes stay. Resolves with `later`'s result.
+*/
+async function appliedLateThenNext<T>(server: LwwServer, id: string, release: () => void, later: Promise<T>): Promise<T> {
+	await flush();
+	expect(server.report().requests.PATCH).toBe(1);
+	const version = server.version(id)!;
+	release();
+	await until(() => server.version(id) === version + 1);
+	expect(server.report().requests.PATCH).toBe(1);
+	await vi.advanceTimersByTimeAsync(1000);
+	const result = await later;
+	expect(properties(server, id)).toEqual(expect.arrayContaining(['a', 'b']));
+	return result;
+}
+
 test("lanes.fetch - a write its caller timed out after sending is uncertain: UncertainOutcomeError (cause: the TimeoutError) at once, and the lane's next write waits the grace period, so the server's late application does not overwrite it", async () => {
 	const server = await start({objects: 1, latency: 0});
 	const id = firstId(server);
@@ -53,17 +71,7 @@ test("lanes.fetch - a write its caller timed out after sending is uncertain: Unc
 	expect(error).toMatchObject({code: 'WL_UNCERTAIN', policy: 'settle', applied: undefined, key: `objects/${id}`});
 	expect((error as Error).cause).toBe(reason);
 	expect((error as Error).message).toMatch(/was aborted by its caller after it was sent/);
-	await flush();
-	expect(server.report().requests.PATCH).toBe(1);
-
-	// The server applies the timed-out write now, well after its caller gave up.
-	const version = server.version(id)!;
-	release();
-	await until(() => server.version(id) === version + 1);
-	expect(server.report().requests.PATCH).toBe(1);
-	await vi.advanceTimersByTimeAsync(1000);
-	expect((await later).status).toBe(200);
-	expect(properties(server, id)).toEqual(expect.arrayContaining(['a', 'b']));
+	expect((await appliedLateThenNext(server, id, release, later)).status).toBe(200);
 	expect(server.report().overlaps).toBe(0);
 });
 
@@ -103,16 +111,7 @@ test("wrapKy() - a write ky timed out (its `timeout`) after sending is uncertain
 	const error = await timedOut;
 	expect(error).toMatchObject({name: 'UncertainOutcomeError', code: 'WL_UNCERTAIN', policy: 'settle', key: `objects/${id}`});
 	expect((error as Error).cause).toMatchObject({name: 'TimeoutError'});
-	await flush();
-	expect(server.report().requests.PATCH).toBe(1);
-
-	const version = server.version(id)!;
-	release();
-	await until(() => server.version(id) === version + 1);
-	expect(server.report().requests.PATCH).toBe(1);
-	await vi.advanceTimersByTimeAsync(1000);
-	expect(await later).toMatchObject({id});
-	expect(properties(server, id)).toEqual(expect.arrayContaining(['a', 'b']));
+	expect(await appliedLateThenNext(server, id, release, later)).toMatchObject({id});
 	await lanes.onIdle();
 	expect(lanes.stats().lanes).toEqual([]);
 });
