@@ -58,15 +58,6 @@ type PutState = {
 
 const skipped = Symbol('superseded');
 
-/** A promise that only ever rejects, when `report` is called; raced with the lane's own result. */
-function earlyFailure(): {promise: Promise<never>; report: (error: unknown) => void} {
-	let report!: (error: unknown) => void;
-	const promise = new Promise<never>((_resolve, reject) => {
-		report = reject;
-	});
-	return {promise, report};
-}
-
 /** A call; its summary (for events and errors) is made when first asked for. */
 class HttpCall implements Call {
 	readonly outgoing: Outgoing;
@@ -178,27 +169,6 @@ export class Pipeline {
 	`resolve` (else the `keys` rule) decides, with `decline` asked before anything is sent.
 	*/
 	request(input: RequestInfo | URL, init: RequestInit | undefined, transport: Transport, resolve?: Resolve, decline?: () => unknown): Promise<Response> {
-		// The common call: nothing earlier being prepared, ready at once, no key to add. It enters now.
-		if (!this.deps.admission.busy && decline === undefined && this.features.idempotencyHeader === undefined) {
-			let call: Call | undefined;
-			try {
-				const prepared = prepare(input, init, this.deps.keys.readsBody);
-				if (!isPromise(prepared)) {
-					const {keys, kind} = (resolve ?? this.deps.keys.resolve)(prepared.laneRequest);
-					call = toCall({outgoing: prepared.outgoing, laneRequest: prepared.laneRequest, idempotent: false}, keys, kind);
-				} else {
-					return this.inOrder(
-						() => prepared.then(ready => this.call(ready, resolve)),
-						ready => this.fetch(ready, transport),
-					);
-				}
-			} catch (error) {
-				return Promise.reject(error);
-			}
-
-			return this.fetch(call, transport);
-		}
-
 		return this.inOrder(
 			() => this.prepared(prepare(input, init, this.deps.keys.readsBody), resolve),
 			call => this.fetch(decline === undefined ? call : toCall(call, call.keys, call.kind, decline), transport),
@@ -313,37 +283,6 @@ export class Pipeline {
 		const replaced = new Promise<Response>((resolve, reject) => {
 			own = {resolve, reject};
 		});
-		const early = earlyFailure();
-		const task: Task<Response | typeof skipped> = async context => {
-			state.started = true;
-			const winner = state.supersededBy;
-			if (winner) {
-				winner.waiters.push(own!, ...state.waiters);
-				return skipped;
-			}
-
-			try {
-				const response = await this.exchange(context, call, transport, error => {
-					early.report(error);
-					for (const waiter of state.waiters) {
-						waiter.reject(error);
-					}
-				});
-				for (const waiter of state.waiters) {
-					waiter.resolve(markSuperseded(response.clone()));
-				}
-
-				return response;
-			} catch (error) {
-				for (const waiter of state.waiters) {
-					waiter.reject(error);
-				}
-
-				throw error;
-			}
-		};
-
-		this.#puts.set(task, state);
 		const follows = (previous: Task<unknown>) => {
 			const earlier = this.#puts.get(previous);
 			if (earlier && !earlier.started && earlier.url === state.url) {
@@ -351,7 +290,42 @@ export class Pipeline {
 			}
 		};
 
-		const result = this.engine.run(call.keys, 'write', task, {signal: call.outgoing.signal, follows}, this.#summary(call)).then(result => (result === skipped ? replaced : result));
-		return Promise.race([result, early.promise]);
+		// As in #lane(): an uncertain outcome reaches the caller (and the callers it replaced) at once.
+		return new Promise<Response>((resolve, reject) => {
+			const task: Task<Response | typeof skipped> = async context => {
+				state.started = true;
+				const winner = state.supersededBy;
+				if (winner) {
+					winner.waiters.push(own!, ...state.waiters);
+					return skipped;
+				}
+
+				try {
+					const response = await this.exchange(context, call, transport, error => {
+						reject(error);
+						for (const waiter of state.waiters) {
+							waiter.reject(error);
+						}
+					});
+					for (const waiter of state.waiters) {
+						waiter.resolve(markSuperseded(response.clone()));
+					}
+
+					return response;
+				} catch (error) {
+					for (const waiter of state.waiters) {
+						waiter.reject(error);
+					}
+
+					throw error;
+				}
+			};
+
+			this.#puts.set(task, state);
+			this.engine
+				.run(call.keys, 'write', task, {signal: call.outgoing.signal, follows}, this.#summary(call))
+				.then(result => (result === skipped ? replaced : result))
+				.then(resolve, reject);
+		});
 	}
 }
