@@ -89,30 +89,17 @@ export class Outgoing {
 		}
 
 		const input = this.#input;
-		const signal = 'signal' in change ? change.signal : undefined;
-		if (input instanceof Request) {
-			const init: RequestInit = {headers};
-			if (change.body !== undefined) {
-				init.body = change.body;
-			}
-
-			if ('signal' in change) {
-				init.signal = signal ?? null;
-			}
-
-			return new Outgoing(new Request(input, init), undefined, this.method, headers);
-		}
-
-		const init: RequestInit = {...this.#init, headers};
+		// A Request keeps what it carries; a direct call keeps the rest of its init.
+		const init: RequestInit = input instanceof Request ? {headers} : {...this.#init, headers};
 		if (change.body !== undefined) {
 			init.body = change.body;
 		}
 
 		if ('signal' in change) {
-			init.signal = signal ?? null;
+			init.signal = change.signal ?? null;
 		}
 
-		return new Outgoing(input, init, this.method, headers);
+		return input instanceof Request ? new Outgoing(new Request(input, init), undefined, this.method, headers) : new Outgoing(input, init, this.method, headers);
 	}
 
 	/** A `Request` for this call (for code that needs one, such as a read-back). */
