@@ -283,6 +283,11 @@ function open(operations: unknown, baseUrl: URL | undefined): Source {
 	throw invalid('operations', 'an array, an iterable or an async iterable of operations', operations);
 }
 
+/** Why the pipeline refused an operation unsent (the batch reports it by `notSent`, not by this error). */
+function notSent(entry: Entry): Error {
+	return new Error(`The operation was not sent (${entry.notSent})`);
+}
+
 function shown(url: string): string {
 	const parsed = new URL(url);
 	return `${parsed.origin}${parsed.pathname}`;
@@ -476,7 +481,7 @@ class Batch {
 		}
 
 		entry.previous = undefined;
-		return entry.notSent === undefined ? undefined : new Error(`The operation was not sent (${entry.notSent})`);
+		return entry.notSent === undefined ? undefined : notSent(entry);
 	}
 
 	/** The transport the pipeline calls for each attempt of `entry`, while it holds its lanes. */
@@ -484,7 +489,7 @@ class Batch {
 		return async (input, init) => {
 			if (entry.notSent !== undefined) {
 				// Stopped or skipped between the lane's grant and this attempt: its signal has aborted, nothing goes out.
-				throw new Error(`The operation was not sent (${entry.notSent})`);
+				throw notSent(entry);
 			}
 
 			if (entry.startedAt === undefined) {
