@@ -6,14 +6,13 @@ import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {build} from 'esbuild';
 import {afterAll, beforeAll, expect, onTestFinished, test} from 'vitest';
 import {type LwwServer, startLwwServer} from '../src/testing/index.js';
 import {deferred} from './helpers.js';
+import {root, runNode} from './process-helpers.js';
 import {startRedis} from './redis-server.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const tokenVariable = 'WRITELANE_TEST_TOKEN';
 let cli: string;
 let directory: string;
@@ -439,9 +438,8 @@ test.skipIf(!hasScript)('writelane run - on a terminal: a live progress display 
 	expect(lines.map(line => line.type)).toEqual(['plan', ...Array.from({length: 100}, () => 'operation'), 'summary']);
 }, 120_000);
 
-const hasRedis = spawnSync('redis-server', ['--version'], {encoding: 'utf8'}).status === 0;
-
-test.skipIf(!hasRedis)('writelane run --redis - two processes running different files on the same objects never overlap; without Redis they do', async () => {
+// Fails, never skips, without redis-server: .ci/run installs it.
+test('writelane run --redis - two processes running different files on the same objects never overlap; without Redis they do', async () => {
 	const redis = await startRedis();
 	onTestFinished(async () => {
 		await redis.stop();
@@ -491,14 +489,7 @@ const built = ['dist/index.js', 'dist/testing/index.js'].every(path => existsSyn
 
 test.skipIf(!built)('examples/batch-job.mjs - applies examples/ops.ndjson, then resumes everything from its journal', async () => {
 	const {WRITELANE_BASE_URL: _url, WRITELANE_TOKEN: _token, ...env} = process.env;
-	const child = spawn(process.execPath, ['examples/batch-job.mjs'], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']});
-	let stdout = '';
-	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-		stdout += chunk;
-	});
-	const code = await new Promise<number | null>(resolve => {
-		child.once('close', resolve);
-	});
+	const {code, stdout} = await runNode(['examples/batch-job.mjs'], env);
 
 	expect(code).toBe(0);
 	expect(stdout).toMatch(/^first run: 15 done, 0 failed, 0 skipped, 15 requests in 3 lanes$/m);
