@@ -168,6 +168,49 @@ test('Pacer - an answer without rate-limit fields frees an unknown bucket for go
 	expect(later.starts).toEqual([200, 200, 200, 200, 200]);
 });
 
+test('Pacer - a bucket that announced nothing has every 16th success read, and every error answer: a quota that appears later is followed', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = newPacer();
+	await pacer.wait('b');
+	pacer.observe('b', new Headers(), Date.now(), 200);
+	const exhausted = rateLimit('limit=5, remaining=0, reset=60');
+	const free = async () => {
+		const {starts, done} = waitMany(pacer, 'b', 1);
+		await vi.advanceTimersByTimeAsync(0);
+		await done;
+		return starts;
+	};
+
+	// Successes 1 to 15 after it announced nothing are not read: the bucket stays free.
+	for (let answer = 1; answer < 16; answer++) {
+		expect(await free()).toEqual([0]);
+		pacer.observe('b', exhausted, Date.now(), 200);
+	}
+
+	// The 16th is read: nothing is left until the reset, so the next request waits for it.
+	await free();
+	pacer.observe('b', exhausted, Date.now(), 200);
+	const {starts, done} = waitMany(pacer, 'b', 1);
+	await vi.advanceTimersByTimeAsync(1000);
+	expect(starts).toEqual([]);
+	await vi.advanceTimersByTimeAsync(60_000);
+	await done;
+	expect(starts[0]).toBeGreaterThanOrEqual(60_000);
+
+	// An error answer is read at once: a 429 with Retry-After on a free bucket holds the next request.
+	const other = newPacer();
+	await other.wait('c');
+	other.observe('c', new Headers(), Date.now(), 200);
+	await other.wait('c');
+	other.observe('c', rateLimit('limit=5, remaining=0, reset=30', {'Retry-After': '30'}), Date.now(), 429);
+	const held = waitMany(other, 'c', 1);
+	await vi.advanceTimersByTimeAsync(1000);
+	expect(held.starts).toEqual([]);
+	await vi.advanceTimersByTimeAsync(30_000);
+	await held.done;
+	expect(held.starts).toHaveLength(1);
+});
+
 test('Pacer (spread) - requests are spread evenly over what is left of the window when more wait than the quota left', async () => {
 	vi.useFakeTimers({now: t0});
 	const pacer = newPacer({mode: 'spread'});

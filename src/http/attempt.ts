@@ -121,7 +121,7 @@ export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Ou
 
 		if (pacing) {
 			// Every wait is matched by one observe: a request that got no answer frees its place in the quota too.
-			pacing.observe(bucket, response?.headers, clock.now());
+			pacing.observe(bucket, response?.headers, clock.now(), response?.status);
 		}
 
 		// A success the policy does not list is final: no need to ask (or to read the clock).

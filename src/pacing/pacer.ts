@@ -8,7 +8,8 @@ export type Pacing = {
 	wait(bucket: string, signal?: AbortSignal): Promise<void>;
 	/** `wait()`, but `undefined` when the request may start at once. */
 	enter(bucket: string, signal?: AbortSignal): Promise<void> | undefined;
-	observe(bucket: string, headers: Headers | undefined, now: number): void;
+	/** `status`: the answer's; a bucket that announces nothing has only some of its successes read (see `Pacer.observe()`). */
+	observe(bucket: string, headers: Headers | undefined, now: number, status?: number): void;
 };
 
 /** How a bucket spends the quota a server announces; see `PacerOptions.mode`. */
@@ -148,6 +149,8 @@ type Bucket = {
 	assumed: boolean;
 	/** A window just opened: the requests that waited for it start at once if they fit. */
 	opened: boolean;
+	/** Answers observed while `free`, for reading every `quietReads`th one. */
+	quiet: number;
 	/**
 	When requests ended without an answer telling the quota (network error, or no rate-limit
 	fields): an answer handled before them does not reflect them. Only those since the oldest
@@ -268,14 +271,20 @@ export class Pacer implements Pacing {
 	/**
 	Learns `bucket`'s quota from the answer to a request that `wait()` let through, and counts that
 	request as answered. `headers` is `undefined` when the request failed without an answer (network
-	error, abort). A `Retry-After` next to rate-limit fields wins (see `retryAfterWins()`).
+	error, abort). A `Retry-After` next to rate-limit fields wins (see `retryAfterWins()`). While the
+	server announces no quota for the bucket, only every 16th answer with a `status` below 400 is read
+	for fields (every answer without a `status`, and every error answer, is read): a server that starts
+	announcing one is followed from one of its next 16 answers.
 	*/
-	observe(bucket: string, headers: Headers | undefined, now = clock.now()): void {
+	observe(bucket: string, headers: Headers | undefined, now = clock.now(), status?: number): void {
 		this.#sweep(now);
-		const parsed = headers === undefined || !mayAnnounce(headers) ? undefined : parseRateLimit(headers, now);
+		let state = this.#get(bucket, now);
+		// While the server announces nothing for the bucket, every 16th answer and every error answer
+		// is read: looking for the fields is most of the cost of an answer that has none.
+		const read = headers !== undefined && (state?.phase !== 'free' || status === undefined || status >= 400 || ++state.quiet % quietReads === 0);
+		const parsed = headers !== undefined && read && mayAnnounce(headers) ? parseRateLimit(headers, now) : undefined;
 		const retryAfter = parsed === undefined ? undefined : parseRetryAfter(headers?.get('retry-after') ?? null, now);
 		const info = parsed && retryAfterWins(parsed, retryAfter, now);
-		let state = this.#get(bucket, now);
 		if (state === undefined) {
 			if (info === undefined) {
 				return;
@@ -301,7 +310,12 @@ export class Pacer implements Pacing {
 			this.#observeSpread(state, headers, info, retryAfter !== undefined, handledAfter, now);
 		}
 
-		this.#drain(state);
+		if (state.waiters.size > 0 || state.timer !== undefined) {
+			this.#drain(state);
+		} else {
+			// What #drain() comes to with nothing waiting and no timer set.
+			state.opened = false;
+		}
 	}
 
 	/**
@@ -625,6 +639,9 @@ function mayAnnounce(headers: Headers): boolean {
 
 const refused = Symbol('refused');
 
+/** A bucket whose server announces no quota has every this many answers read for one (see `observe()`). */
+const quietReads = 16;
+
 function unknown(name: string, phase: Bucket['phase']): Bucket {
 	return {
 		name,
@@ -653,6 +670,7 @@ function unknown(name: string, phase: Bucket['phase']): Bucket {
 		tailRemaining: 0,
 		assumed: false,
 		opened: false,
+		quiet: 0,
 		losses: [],
 		lastStart: undefined,
 	};
