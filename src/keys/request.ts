@@ -181,7 +181,6 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		return undefined;
 	}
 
-	let headers: Headers;
 	let url: URL;
 	try {
 		// A URL of the caller's is copied: normalizing changes the object.
@@ -191,25 +190,50 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 			return undefined;
 		}
 
-		headers = new Headers(init?.headers);
 		url = normalizeInPlace(raw);
 	} catch {
 		// The Request path gives the error, without credentials.
 		return undefined;
 	}
 
+	// Headers given as a plain record of plain values are checked here and become a `Headers` only
+	// when a rule asks for them; any other form is taken through `Headers` at once.
+	const given = init?.headers;
+	const record = given === undefined ? noHeaders : plainHeaders(given);
+	let headers: Headers | undefined;
+	let contentType: string | null;
+	if (record === undefined) {
+		try {
+			headers = new Headers(given);
+		} catch {
+			return undefined;
+		}
+
+		contentType = headers.get('content-type');
+	} else if (record === invalidHeaders) {
+		return undefined;
+	} else {
+		contentType = record.contentType;
+	}
+
 	let parsed: unknown;
+	// What fetch sends with these bodies when the caller names no content type.
+	let impliedType: string | undefined;
 	if (hasBody) {
-		if (!headers.has('content-type')) {
-			// What fetch sends with these bodies.
+		if (contentType === null) {
 			if (typeof body === 'string') {
-				headers.set('content-type', 'text/plain;charset=UTF-8');
+				impliedType = 'text/plain;charset=UTF-8';
 			} else if (body instanceof URLSearchParams) {
-				headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+				impliedType = 'application/x-www-form-urlencoded;charset=UTF-8';
+			}
+
+			if (impliedType !== undefined) {
+				headers?.set('content-type', impliedType);
+				contentType = impliedType;
 			}
 		}
 
-		if (readsBody && isJsonContentType(headers.get('content-type'))) {
+		if (readsBody && isJsonContentType(contentType)) {
 			const text = bodyText(body);
 			try {
 				parsed = text === undefined ? undefined : JSON.parse(text);
@@ -219,7 +243,82 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		}
 	}
 
-	return {method, url, headers, body: parsed};
+	if (headers !== undefined) {
+		return {method, url, headers, body: parsed};
+	}
+
+	const {pairs} = record as PlainHeaders;
+	let made: Headers | undefined;
+	return {
+		method,
+		url,
+		get headers(): Headers {
+			if (made === undefined) {
+				made = new Headers(pairs);
+				if (impliedType !== undefined) {
+					made.set('content-type', impliedType);
+				}
+			}
+
+			return made;
+		},
+		body: parsed,
+	};
+}
+
+type PlainHeaders = {
+	/** The headers as given, copied: the caller may change its record while the call waits. */
+	readonly pairs: Array<[string, string]>;
+	/** Its `Content-Type` as `Headers` would give it; `null` when there is none. */
+	readonly contentType: string | null;
+};
+
+const noHeaders: PlainHeaders = {pairs: [], contentType: null};
+const invalidHeaders = Symbol('invalid headers');
+/** A field name (RFC 9110 §5.1, a token). */
+const fieldName = /^[!#$%&'*+.^`|~\w-]+$/;
+/** A field value fetch takes as it is: bytes only, no NUL, CR or LF, nothing to trim. */
+const plainFieldValue = /^(?:[^\0\t\n\r \u0100-\uFFFF](?:[^\0\n\r\u0100-\uFFFF]*[^\0\t\n\r \u0100-\uFFFF])?)?$/;
+
+/**
+`headers` when it is a plain record of string values, each name a token and each value one fetch
+takes without trimming; `invalidHeaders` when a name or value is one `Headers` refuses for certain;
+`undefined` for anything else (other forms, values to convert or trim), which `Headers` decides.
+*/
+function plainHeaders(headers: unknown): PlainHeaders | typeof invalidHeaders | undefined {
+	if (typeof headers !== 'object' || headers === null) {
+		return undefined;
+	}
+
+	const prototype: unknown = Object.getPrototypeOf(headers);
+	if ((prototype !== Object.prototype && prototype !== null) || Object.getOwnPropertySymbols(headers).length > 0) {
+		return undefined;
+	}
+
+	const pairs: Array<[string, string]> = [];
+	let contentType: string | null = null;
+	for (const name in headers) {
+		if (!Object.hasOwn(headers, name)) {
+			return undefined;
+		}
+
+		const value: unknown = (headers as Record<string, unknown>)[name];
+		if (typeof value !== 'string' || !plainFieldValue.test(value)) {
+			return undefined;
+		}
+
+		if (!fieldName.test(name)) {
+			return invalidHeaders;
+		}
+
+		pairs.push([name, value]);
+		if (name.length === 12 && name.toLowerCase() === 'content-type') {
+			// Spellings that differ in case are one field: `Headers` joins their values.
+			contentType = contentType === null ? value : `${contentType}, ${value}`;
+		}
+	}
+
+	return {pairs, contentType};
 }
 
 /**
