@@ -10,7 +10,7 @@ import type {EtagCache} from './etag-cache.js';
 import {requestIdentity} from './identity.js';
 import {teach} from './learn.js';
 import type {Outgoing, Transport} from './outgoing.js';
-import {decideRetry, type RetryPolicy} from './retry.js';
+import {decideRetry, type RetryDecision, type RetryPolicy} from './retry.js';
 
 /** What the pipeline shares with the lanes instance. */
 export type HttpDeps = {
@@ -26,8 +26,6 @@ export type HttpDeps = {
 	/** Operations waiting on the busiest of these lanes: the global limiter serves long lanes first. */
 	readonly backlog: (keys: readonly string[]) => number;
 };
-
-const final = {retry: false} as const;
 
 /** Method and URL for events and errors: no query string, no user info. */
 export function summaryOf(request: LaneRequest): RequestSummary {
@@ -64,6 +62,12 @@ export type AttemptOptions = {
 	@default true
 	*/
 	readonly retries?: boolean | undefined;
+	/**
+	`false`: a failure that leaves the outcome unknown is thrown as it is (the transport's error, or the
+	abort reason when the caller aborted), not wrapped in `InFlightFailure`: a read has no outcome to decide.
+	@default true
+	*/
+	readonly inFlight?: boolean | undefined;
 };
 
 /**
@@ -76,97 +80,176 @@ without an answer saying so (the last attempt failed in the transport, or the ca
 attempt in flight, or aborted the wait for a retry after one), the error is thrown wrapped in
 `InFlightFailure`.
 */
-export async function attempt(deps: HttpDeps, transport: Transport, outgoing: Outgoing, options: AttemptOptions): Promise<Response> {
-	const {laneRequest, context} = options;
-	const {retry, limiter, pacing, cache} = deps;
-	const {signal} = outgoing;
-	const retries = options.retries !== false;
-	const method = options.idempotent ? 'PUT' : outgoing.method;
-	const bucket = pacing ? bucketOf(deps, laneRequest) : '';
-	const again = retries && retry.limit > 0 && outgoing.hasBody;
-	const identity = cache && outgoing.method === 'GET' ? requestIdentity(laneRequest) : undefined;
-	// An earlier attempt got no answer after it may have reached the server: until a later one is
-	// answered, giving up (an abort while waiting to retry) leaves the outcome unknown too.
-	let inDoubt = false;
-	const giveUp = (error: unknown): never => fail(error, inDoubt, signal);
+export function attempt(deps: HttpDeps, transport: Transport, outgoing: Outgoing, options: AttemptOptions): Promise<Response> {
+	return new Attempt(deps, transport, outgoing, options).start(1);
+}
 
-	for (let number = 1; ; number++) {
-		// Waiting for the quota happens before taking a global slot, so it never occupies one.
-		const paced = pacing?.enter(bucket, signal);
-		if (paced !== undefined) {
-			await paced.catch(giveUp);
-		}
+/**
+The state of one `attempt()`: each send is followed by one handler, which for a final answer does
+everything that is left at once, so an exchange costs the caller one promise, not a chain of them.
+*/
+class Attempt {
+	readonly #deps: HttpDeps;
+	readonly #transport: Transport;
+	readonly #outgoing: Outgoing;
+	readonly #options: AttemptOptions;
+	readonly #retries: boolean;
+	readonly #again: boolean;
+	readonly #bucket: string;
+	readonly #identity: string | undefined;
+	/** The request as sent this time (a cached GET carries `If-None-Match`). */
+	#sent: Outgoing;
+	/** This attempt may have reached the server. */
+	#reached = false;
+	/**
+	An earlier attempt got no answer after it may have reached the server: until a later one is
+	answered, giving up (an abort while waiting to retry) leaves the outcome unknown too.
+	*/
+	#inDoubt = false;
 
-		const sent = identity === undefined ? outgoing : cache!.prepare(identity, outgoing);
-		let response: Response | undefined;
-		let error: unknown;
-		let reached = false;
+	constructor(deps: HttpDeps, transport: Transport, outgoing: Outgoing, options: AttemptOptions) {
+		this.#deps = deps;
+		this.#transport = transport;
+		this.#outgoing = outgoing;
+		this.#options = options;
+		this.#retries = options.retries !== false;
+		this.#again = this.#retries && deps.retry.limit > 0 && outgoing.hasBody;
+		this.#bucket = deps.pacing ? bucketOf(deps, options.laneRequest) : '';
+		this.#identity = deps.cache && outgoing.method === 'GET' ? requestIdentity(options.laneRequest) : undefined;
+		this.#sent = outgoing;
+	}
+
+	/** Attempt `number`: waits for the bucket's quota (before taking a global slot, so it never occupies one), then sends. */
+	start(number: number): Promise<Response> {
+		const paced = this.#deps.pacing?.enter(this.#bucket, this.#outgoing.signal);
+		return paced === undefined ? this.#send(number) : paced.then(() => this.#send(number), (error: unknown) => this.#giveUp(error));
+	}
+
+	#send(number: number): Promise<Response> {
+		const deps = this.#deps;
+		const {signal} = this.#outgoing;
+		const sent = this.#identity === undefined ? this.#outgoing : deps.cache!.prepare(this.#identity, this.#outgoing);
+		this.#sent = sent;
+		this.#reached = false;
+		let sending: Promise<Response>;
 		try {
-			if (limiter.limited) {
+			if (deps.limiter.limited) {
 				const send = () => {
 					// A request whose signal already aborted is refused by fetch before anything is sent.
-					reached = signal?.aborted !== true;
-					return sent.send(transport, again);
+					this.#reached = signal?.aborted !== true;
+					return sent.send(this.#transport, this.#again);
 				};
 
 				// A retry already holds its lane and goes first; otherwise the longest lane does.
-				response = await limiter.run(send, signal, number > 1 ? Number.MAX_SAFE_INTEGER : deps.backlog(context.keys));
+				sending = deps.limiter.run(send, signal, number > 1 ? Number.MAX_SAFE_INTEGER : deps.backlog(this.#options.context.keys));
 			} else {
-				reached = signal?.aborted !== true;
-				response = await sent.send(transport, again);
+				this.#reached = signal?.aborted !== true;
+				sending = sent.send(this.#transport, this.#again);
 			}
-		} catch (caught) {
-			error = caught;
+		} catch (error) {
+			sending = Promise.reject(error);
 		}
 
-		if (pacing) {
-			// Every wait is matched by one observe: a request that got no answer frees its place in the quota too.
-			pacing.observe(bucket, response?.headers, clock.now(), response?.status);
-		}
+		return sending.then(
+			response => this.#answered(number, response),
+			(error: unknown) => this.#failed(number, error),
+		);
+	}
 
+	#answered(number: number, response: Response): Response | Promise<Response> {
+		const deps = this.#deps;
+		const {retry} = deps;
+		const {signal} = this.#outgoing;
+		// Every wait is matched by one observe.
+		deps.pacing?.observe(this.#bucket, response.headers, clock.now(), response.status);
+		this.#inDoubt = false;
 		// A success the policy does not list is final: no need to ask (or to read the clock).
-		const decision =
-			response?.ok === true && !retry.statusCodes.has(response.status)
-				? final
-				: decideRetry(retry, method, retries ? number : Number.POSITIVE_INFINITY, {response, error, aborted: signal?.aborted === true}, clock.now());
-		inDoubt = response === undefined ? inDoubt || reached : false;
-		if (!decision.retry) {
-			if (response === undefined) {
-				return fail(error, inDoubt, signal);
+		if (!response.ok || retry.statusCodes.has(response.status)) {
+			const decision = decideRetry(retry, this.#method, this.#retries ? number : Number.POSITIVE_INFINITY, {response, aborted: signal?.aborted === true}, clock.now());
+			if (decision.retry) {
+				// The body of an answer we discard must not keep its connection busy.
+				response.body?.cancel().catch(() => undefined);
+				return this.#retry(number, decision, response.status, undefined);
 			}
 
-			if (!retries && response.status === 429) {
+			if (!this.#retries && response.status === 429) {
 				const delay = parseRetryAfter(response.headers.get('retry-after'), clock.now());
 				if (delay !== undefined && delay <= retry.maxRetryAfter) {
-					limiter.pauseFor(delay);
+					deps.limiter.pauseFor(delay);
 				}
 			}
-
-			if (identity !== undefined) {
-				response = await cache!.settle(identity, sent, response);
-			}
-
-			if (deps.keys.observe) {
-				await observe(deps.keys, laneRequest, response);
-			}
-
-			const learn = deps.keys.preset?.learn;
-			if (learn !== undefined) {
-				teach(learn, laneRequest, response);
-			}
-
-			return response;
 		}
 
-		// The body of an answer we discard must not keep its connection busy.
-		response?.body?.cancel().catch(() => undefined);
-		emitRetry(deps, context, options.summary ?? summaryOf(laneRequest), {attempt: number, delayMs: decision.delayMs, status: response?.status, error: response ? undefined : error});
+		if (this.#identity !== undefined) {
+			return deps.cache!.settle(this.#identity, this.#sent, response).then(settled => this.#finish(settled));
+		}
+
+		return this.#finish(response);
+	}
+
+	#failed(number: number, error: unknown): Promise<Response> {
+		const deps = this.#deps;
+		const {signal} = this.#outgoing;
+		// A request that got no answer frees its place in the quota too.
+		deps.pacing?.observe(this.#bucket, undefined, clock.now());
+		this.#inDoubt ||= this.#reached;
+		const decision = decideRetry(deps.retry, this.#method, this.#retries ? number : Number.POSITIVE_INFINITY, {error, aborted: signal?.aborted === true}, clock.now());
+		if (!decision.retry) {
+			return this.#giveUp(error);
+		}
+
+		return this.#retry(number, decision, undefined, error);
+	}
+
+	/** What the preset does with a final answer: observe it (asynchronously), learn from the body the caller reads. */
+	#finish(response: Response): Response | Promise<Response> {
+		const {keys} = this.#deps;
+		const {laneRequest} = this.#options;
+		if (keys.observe) {
+			return observe(keys, laneRequest, response).then(() => this.#learn(response));
+		}
+
+		return this.#learn(response);
+	}
+
+	#learn(response: Response): Response {
+		const learn = this.#deps.keys.preset?.learn;
+		if (learn !== undefined) {
+			teach(learn, this.#options.laneRequest, response);
+		}
+
+		return response;
+	}
+
+	#retry(number: number, decision: RetryDecision & {readonly retry: true}, status: number | undefined, error: unknown): Promise<Response> {
+		const deps = this.#deps;
+		const {context, laneRequest, summary} = this.#options;
+		emitRetry(deps, context, summary ?? summaryOf(laneRequest), {attempt: number, delayMs: decision.delayMs, status, error: status === undefined ? error : undefined});
 		if (decision.pause) {
 			// The retry waits in the paused limiter itself, ahead of requests that arrived later.
-			limiter.pauseFor(decision.delayMs);
-		} else {
-			await sleep(decision.delayMs, signal).catch(giveUp);
+			deps.limiter.pauseFor(decision.delayMs);
+			return this.start(number + 1);
 		}
+
+		return sleep(decision.delayMs, this.#outgoing.signal).then(
+			() => this.start(number + 1),
+			(abort: unknown) => this.#giveUp(abort),
+		);
+	}
+
+	/** The method the retry policy goes by: a request with an idempotency key is retried like a `PUT`. */
+	get #method(): string {
+		return this.#options.idempotent ? 'PUT' : this.#outgoing.method;
+	}
+
+	#giveUp(error: unknown): never {
+		const {signal} = this.#outgoing;
+		if (this.#options.inFlight === false && this.#inDoubt) {
+			// The caller has no use for the mark: the error, or the abort reason when the caller aborted.
+			throw signal?.aborted ? signal.reason : error;
+		}
+
+		return fail(error, this.#inDoubt, signal);
 	}
 }
 

@@ -228,13 +228,13 @@ export class Pipeline {
 			return Promise.reject(declined);
 		}
 
+		if (call.kind !== 'write') {
+			return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, idempotent: call.idempotent, inFlight: false});
+		}
+
 		return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, idempotent: call.idempotent}).catch((error: unknown) => {
 			if (!(error instanceof InFlightFailure)) {
 				throw error;
-			}
-
-			if (call.kind !== 'write') {
-				throw error.error;
 			}
 
 			return this.uncertain(context, call, error, transport, report);
