@@ -125,6 +125,8 @@ class Node {
 	running = 0;
 	/** Of `running`, the parallel reads that run outside the operation graph (see `Engine.#readNow()`), counted by start time (oldest first). */
 	quickReads = 0;
+	/** The start of the oldest of them while `quickStarts` is not made: one read at a time needs no map. */
+	quickFirst = 0;
 	quickStarts: Map<number, number> | undefined = undefined;
 	idleWaiters: Array<() => void> | undefined = undefined;
 
@@ -575,7 +577,7 @@ export class Engine {
 		active += this.#quickReads;
 		for (const node of this.#quickNodes) {
 			const lane = laneOf(node);
-			const oldest = node.quickStarts!.keys().next().value!;
+			const oldest = node.quickStarts === undefined ? node.quickFirst : node.quickStarts.keys().next().value!;
 			lane.heldMs = Math.max(lane.heldMs, now - oldest);
 		}
 
@@ -634,11 +636,12 @@ export class Engine {
 			node.running++;
 			if (node.quickReads++ === 0) {
 				this.#quickNodes.add(node);
+				node.quickFirst = started;
+			} else {
+				// Start times only grow, so the map's first key is the oldest read still running.
+				const starts = (node.quickStarts ??= new Map([[node.quickFirst, 1]]));
+				starts.set(started, (starts.get(started) ?? 0) + 1);
 			}
-
-			// Start times only grow, so the map's first key is the oldest read still running.
-			const starts = (node.quickStarts ??= new Map());
-			starts.set(started, (starts.get(started) ?? 0) + 1);
 		}
 
 		this.#live++;
@@ -673,12 +676,14 @@ export class Engine {
 		this.#quickReads--;
 		for (const node of nodes) {
 			node.running--;
-			const starts = node.quickStarts!;
-			const left = starts.get(started)! - 1;
-			if (left === 0) {
-				starts.delete(started);
-			} else {
-				starts.set(started, left);
+			const starts = node.quickStarts;
+			if (starts !== undefined) {
+				const left = starts.get(started)! - 1;
+				if (left === 0) {
+					starts.delete(started);
+				} else {
+					starts.set(started, left);
+				}
 			}
 
 			if (--node.quickReads === 0) {
