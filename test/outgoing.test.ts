@@ -227,6 +227,26 @@ test('directLaneRequest() - equals toLaneRequest(new Request(input, init)) whene
 	expect(direct).toBeGreaterThan(total / 3);
 });
 
+test('directLaneRequest() - headers given as a record are the ones of the call: a copy of the request has them, and a later change of the record is not seen', () => {
+	const record: Record<string, string> = {Authorization: 'Bearer t', 'X-Id': '1'};
+	const request = directLaneRequest('http://api.example.com/a', {method: 'POST', headers: record, body: 'x'}, false)!;
+	record['X-Id'] = '2';
+	delete record.Authorization;
+	const copy = {...request, url: new URL('http://api.example.com/b')};
+	for (const seen of [request, copy]) {
+		expect([...seen.headers]).toEqual([
+			['authorization', 'Bearer t'],
+			['content-type', 'text/plain;charset=UTF-8'],
+			['x-id', '1'],
+		]);
+	}
+
+	// One Headers per request, made once: a rule that changes it changes nothing sent or seen elsewhere.
+	expect(request.headers).toBe(request.headers);
+	const other = directLaneRequest('http://api.example.com/a', {headers: record}, false)!;
+	expect([...other.headers]).toEqual([['x-id', '2']]);
+});
+
 test('directLaneRequest() - a JSON body is parsed when the rule reads bodies, as the Request path parses it', () => {
 	const url = 'https://api.example.com/objects';
 	const json = {'content-type': 'application/json'};

@@ -247,23 +247,49 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		return {method, url, headers, body: parsed};
 	}
 
-	const {pairs} = record as PlainHeaders;
-	let made: Headers | undefined;
-	return {
-		method,
-		url,
-		get headers(): Headers {
-			if (made === undefined) {
-				made = new Headers(pairs);
-				if (impliedType !== undefined) {
-					made.set('content-type', impliedType);
-				}
-			}
+	return new DirectLaneRequest(method, url, parsed, (record as PlainHeaders).pairs, impliedType);
+}
 
-			return made;
+/**
+A `LaneRequest` whose headers, given as a plain record, become a `Headers` when first read: most
+rules never read them. `headers` is an own enumerable property, so a copy (`{...request}`) has it.
+*/
+class DirectLaneRequest implements LaneRequest {
+	declare readonly headers: Headers;
+	static readonly #lazyHeaders: PropertyDescriptor = {
+		enumerable: true,
+		get(this: DirectLaneRequest): Headers {
+			return this.#made();
 		},
-		body: parsed,
 	};
+
+	readonly method: string;
+	readonly url: URL;
+	readonly body: unknown;
+	readonly #pairs: Array<[string, string]>;
+	readonly #impliedType: string | undefined;
+	#headers: Headers | undefined;
+
+	constructor(method: string, url: URL, body: unknown, pairs: Array<[string, string]>, impliedType: string | undefined) {
+		this.method = method;
+		this.url = url;
+		this.body = body;
+		this.#pairs = pairs;
+		this.#impliedType = impliedType;
+		// One shared descriptor: every instance takes the same shape.
+		Object.defineProperty(this, 'headers', DirectLaneRequest.#lazyHeaders);
+	}
+
+	#made(): Headers {
+		if (this.#headers === undefined) {
+			this.#headers = new Headers(this.#pairs);
+			if (this.#impliedType !== undefined) {
+				this.#headers.set('content-type', this.#impliedType);
+			}
+		}
+
+		return this.#headers;
+	}
 }
 
 type PlainHeaders = {
