@@ -159,13 +159,12 @@ class Attempt {
 	#answered(number: number, response: Response): Response | Promise<Response> {
 		const deps = this.#deps;
 		const {retry} = deps;
-		const {signal} = this.#outgoing;
 		// Every wait is matched by one observe.
 		deps.pacing?.observe(this.#bucket, response.headers, clock.now(), response.status);
 		this.#inDoubt = false;
 		// A success the policy does not list is final: no need to ask (or to read the clock).
 		if (!response.ok || retry.statusCodes.has(response.status)) {
-			const decision = decideRetry(retry, this.#method, this.#retries ? number : Number.POSITIVE_INFINITY, {response, aborted: signal?.aborted === true}, clock.now());
+			const decision = this.#decide(number, {response});
 			if (decision.retry) {
 				// The body of an answer we discard must not keep its connection busy.
 				response.body?.cancel().catch(() => undefined);
@@ -189,11 +188,10 @@ class Attempt {
 
 	#failed(number: number, error: unknown): Promise<Response> {
 		const deps = this.#deps;
-		const {signal} = this.#outgoing;
 		// A request that got no answer frees its place in the quota too.
 		deps.pacing?.observe(this.#bucket, undefined, clock.now());
 		this.#inDoubt ||= this.#reached;
-		const decision = decideRetry(deps.retry, this.#method, this.#retries ? number : Number.POSITIVE_INFINITY, {error, aborted: signal?.aborted === true}, clock.now());
+		const decision = this.#decide(number, {error});
 		if (!decision.retry) {
 			return this.#giveUp(error);
 		}
@@ -237,33 +235,30 @@ class Attempt {
 		);
 	}
 
-	/** The method the retry policy goes by: a request with an idempotency key is retried like a `PUT`. */
-	get #method(): string {
-		return this.#options.idempotent ? 'PUT' : this.#outgoing.method;
+	/**
+	The policy's decision after attempt `number`: a request with an idempotency key is retried like a
+	`PUT`; with `retries: false` the caller retries, and none follows.
+	*/
+	#decide(number: number, outcome: {readonly response?: Response; readonly error?: unknown}): RetryDecision {
+		const method = this.#options.idempotent ? 'PUT' : this.#outgoing.method;
+		return decideRetry(this.#deps.retry, method, this.#retries ? number : Number.POSITIVE_INFINITY, {...outcome, aborted: this.#outgoing.signal?.aborted === true}, clock.now());
 	}
 
+	/**
+	Throws `error` as it is or, when a request may have reached the server without an answer saying so,
+	wrapped in `InFlightFailure`: with the abort reason when the caller aborted, whatever the transport
+	made of it. With `inFlight: false`, that error or abort reason is thrown unwrapped.
+	*/
 	#giveUp(error: unknown): never {
-		const {signal} = this.#outgoing;
-		if (this.#options.inFlight === false && this.#inDoubt) {
-			// The caller has no use for the mark: the error, or the abort reason when the caller aborted.
-			throw signal?.aborted ? signal.reason : error;
+		if (!this.#inDoubt) {
+			throw error;
 		}
 
-		return fail(error, this.#inDoubt, signal);
+		const {signal} = this.#outgoing;
+		const aborted = signal?.aborted === true;
+		const cause = aborted ? signal!.reason : error;
+		throw this.#options.inFlight === false ? cause : new InFlightFailure(cause, aborted);
 	}
-}
-
-/**
-Throws `error` as it is, or, when a request may have reached the server without an answer saying
-so (`inDoubt`), wrapped in `InFlightFailure`: with the abort reason when the caller aborted, whatever
-the transport made of it.
-*/
-function fail(error: unknown, inDoubt: boolean, signal: AbortSignal | undefined): never {
-	if (!inDoubt) {
-		throw error;
-	}
-
-	throw signal?.aborted ? new InFlightFailure(signal.reason, true) : new InFlightFailure(error, false);
 }
 
 /** The `retry` event: attempt `attempt` of the request `summary` is followed by another after `delayMs`. */

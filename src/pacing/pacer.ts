@@ -281,8 +281,8 @@ export class Pacer implements Pacing {
 		let state = this.#get(bucket, now);
 		// While the server announces nothing for the bucket, every 16th answer and every error answer
 		// is read: looking for the fields is most of the cost of an answer that has none.
-		const read = headers !== undefined && (state?.phase !== 'free' || status === undefined || status >= 400 || ++state.quiet % quietReads === 0);
-		const parsed = headers !== undefined && read && mayAnnounce(headers) ? parseRateLimit(headers, now) : undefined;
+		const read = headers !== undefined && (state?.phase !== 'free' || status === undefined || status >= 400 || ++state.quiet % quietReads === 0) ? headers : undefined;
+		const parsed = read !== undefined && mayAnnounce(read) ? parseRateLimit(read, now) : undefined;
 		const retryAfter = parsed === undefined ? undefined : parseRetryAfter(headers?.get('retry-after') ?? null, now);
 		const info = parsed && retryAfterWins(parsed, retryAfter, now);
 		if (state === undefined) {
