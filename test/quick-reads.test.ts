@@ -331,3 +331,43 @@ test('quick reads - 10k held reads on distinct keys are all counted, and leave n
 	expect(after.outcome.status).toBe('fulfilled');
 	await lanes.close();
 });
+
+test('quick reads - onIdle(key) waits for a read below the key that outlasts a write on it', async () => {
+	const lanes = createLanes();
+	const read = heldRead();
+	const reading = lanes.read('a/b', read.task);
+	const write = deferred<string>();
+	const writing = lanes.write('a', () => write.promise);
+	await flush();
+	const idle = track(lanes.onIdle('a'));
+	const idleOther = track(lanes.onIdle('ab'));
+	write.resolve('write');
+	expect(await writing).toBe('write');
+	await flush();
+	// The write's lane is gone; the read below it still runs. `ab` is not below `a`.
+	expect(idle.outcome.status).toBe('pending');
+	expect(idleOther.outcome.status).toBe('fulfilled');
+	read.gate.resolve('read');
+	expect(await reading).toBe('read');
+	await flush();
+	expect(idle.outcome.status).toBe('fulfilled');
+});
+
+test('quick reads - a lane is idle for listeners only once its quick read has ended too', async () => {
+	const lanes = createLanes();
+	const read = heldRead();
+	const reading = lanes.read('a', read.task);
+	await flush();
+	const events: string[] = [];
+	lanes.on('*', event => {
+		if (event.type === 'idle') {
+			events.push(`idle ${event.key ?? '*'}`);
+		}
+	});
+	expect(await lanes.write('a', () => 'write')).toBe('write');
+	await flush();
+	expect(events).toEqual([]);
+	read.gate.resolve('read');
+	expect(await reading).toBe('read');
+	expect(events).toEqual(['idle a', 'idle *']);
+});

@@ -109,6 +109,7 @@ const DONE = 2;
 const CANCELLED = 3;
 
 const resolved = Promise.resolve();
+const noNodes: readonly Node[] = [];
 
 /** Compacting a segment's task array once this many entries have run keeps a never-draining lane bounded. */
 const compactAfter = 1024;
@@ -122,12 +123,8 @@ class Node {
 	tail: Operation | undefined = undefined;
 	readers: Set<Operation> | undefined = undefined;
 	queued = 0;
+	/** Operations holding this lane; parallel reads outside the operation graph are not counted (see `Engine.#readNow()`). */
 	running = 0;
-	/** Of `running`, the parallel reads that run outside the operation graph (see `Engine.#readNow()`), counted by start time (oldest first). */
-	quickReads = 0;
-	/** The start of the oldest of them while `quickStarts` is not made: one read at a time needs no map. */
-	quickFirst = 0;
-	quickStarts: Map<number, number> | undefined = undefined;
 	idleWaiters: Array<() => void> | undefined = undefined;
 
 	constructor(key: string, parent: Node | undefined) {
@@ -156,6 +153,25 @@ class Context implements LaneContext {
 		this.signal = signal;
 		this.fencingToken = fencingToken;
 	}
+}
+
+/**
+A parallel read that runs outside the operation graph (see `Engine.#readNow()`): no lane node is made
+for it, it is only listed (oldest first) for `stats()`, `onIdle(key)` and the `idle` events.
+*/
+class QuickRead {
+	prev: QuickRead | undefined = undefined;
+	next: QuickRead | undefined = undefined;
+
+	constructor(
+		readonly keys: readonly string[],
+		readonly started: number,
+	) {}
+}
+
+/** Whether `key` is `under` or below it. */
+function isAtOrBelow(key: string, under: string): boolean {
+	return key === under || (key.length > under.length && key.charCodeAt(under.length) === 47 && key.startsWith(under));
 }
 
 class Operation {
@@ -361,9 +377,12 @@ export class Engine {
 	#head: Operation | undefined = undefined;
 	#last: Operation | undefined = undefined;
 	#live = 0;
-	/** Nodes with parallel reads running outside the operation graph (`#readNow()`). */
-	readonly #quickNodes = new Set<Node>();
+	/** Parallel reads running outside the operation graph (`#readNow()`), oldest first. */
+	#quickHead: QuickRead | undefined = undefined;
+	#quickLast: QuickRead | undefined = undefined;
 	#quickReads = 0;
+	/** `onIdle(key)` callers waiting for the parallel reads on or below their key. */
+	#quickWaiters: Array<{readonly key: string; readonly resolve: () => void}> = [];
 	#ready: Operation[] = [];
 	#readyHead = 0;
 	#draining = false;
@@ -412,6 +431,11 @@ export class Engine {
 		}
 
 		const {emitter, queueTimeout, backend, maxQueuePerKey} = this.#options;
+		const ordered = kind === 'write' || !this.#parallelReads;
+		if (!ordered && signal === undefined && !emitter.active) {
+			return this.#readNow(typeof keys === 'string' ? [keys] : keys, task) as Promise<T>;
+		}
+
 		let nodes: Node[];
 		try {
 			if (typeof keys === 'string') {
@@ -437,11 +461,6 @@ export class Engine {
 			}
 		} catch (error) {
 			return Promise.reject(error);
-		}
-
-		const ordered = kind === 'write' || !this.#parallelReads;
-		if (!ordered && signal === undefined && !emitter.active) {
-			return this.#readNow(nodes, task) as Promise<T>;
 		}
 
 		if (ordered && maxQueuePerKey !== Number.POSITIVE_INFINITY) {
@@ -514,14 +533,34 @@ export class Engine {
 					});
 		}
 
+		return new Promise(resolve => {
+			this.#whenIdle(key, resolve);
+		});
+	}
+
+	/** Calls `resolve` once nothing runs or waits on `key` or below it: no lane node, no parallel read. */
+	#whenIdle(key: string, resolve: () => void): void {
 		const node = this.#nodes.get(key);
-		if (node === undefined) {
-			return Promise.resolve();
+		if (node !== undefined) {
+			(node.idleWaiters ??= []).push(() => this.#whenIdle(key, resolve));
+		} else if (this.#quickUnder(key)) {
+			this.#quickWaiters.push({key, resolve: () => this.#whenIdle(key, resolve)});
+		} else {
+			resolve();
+		}
+	}
+
+	/** Whether a parallel read runs on `key` or below it. */
+	#quickUnder(key: string): boolean {
+		for (let read = this.#quickHead; read; read = read.next) {
+			for (const held of read.keys) {
+				if (isAtOrBelow(held, key)) {
+					return true;
+				}
+			}
 		}
 
-		return new Promise(resolve => {
-			(node.idleWaiters ??= []).push(resolve);
-		});
+		return false;
 	}
 
 	stats(): Stats {
@@ -575,10 +614,19 @@ export class Engine {
 		}
 
 		active += this.#quickReads;
-		for (const node of this.#quickNodes) {
-			const lane = laneOf(node);
-			const oldest = node.quickStarts === undefined ? node.quickFirst : node.quickStarts.keys().next().value!;
-			lane.heldMs = Math.max(lane.heldMs, now - oldest);
+		for (let read = this.#quickHead; read; read = read.next) {
+			for (const key of read.keys) {
+				let lane = lanes.get(key);
+				if (lane === undefined) {
+					const node = this.#nodes.get(key);
+					lane = node === undefined ? {key, queued: 0, running: 0, waitMs: 0, heldMs: 0} : laneOf(node);
+					lanes.set(key, lane);
+				}
+
+				lane.running++;
+				// Oldest first: the first read seen on a lane has held it longest.
+				lane.heldMs = Math.max(lane.heldMs, now - read.started);
+			}
 		}
 
 		const rows = [...lanes.values()].filter(lane => lane.queued > 0 || lane.running > 0);
@@ -630,71 +678,98 @@ export class Engine {
 	nothing, so it runs now, outside the operation graph: counted on its lanes for `stats()`,
 	`onIdle()` and `close()`, and that is all.
 	*/
-	#readNow(nodes: Node[], task: Task<unknown>): Promise<unknown> {
-		const started = this.#now();
-		for (const node of nodes) {
-			node.running++;
-			if (node.quickReads++ === 0) {
-				this.#quickNodes.add(node);
-				node.quickFirst = started;
-			} else {
-				// Start times only grow, so the map's first key is the oldest read still running.
-				const starts = (node.quickStarts ??= new Map([[node.quickFirst, 1]]));
-				starts.set(started, (starts.get(started) ?? 0) + 1);
-			}
+	/**
+	A parallel read never waits and never blocks a write: it runs at once, outside the operation graph,
+	without a lane node (see `QuickRead`).
+	*/
+	#readNow(keys: readonly string[], task: Task<unknown>): Promise<unknown> {
+		const read = new QuickRead(keys, this.#now());
+		const last = this.#quickLast;
+		if (last === undefined) {
+			this.#quickHead = read;
+		} else {
+			last.next = read;
+			read.prev = last;
 		}
 
+		this.#quickLast = read;
 		this.#live++;
 		this.#quickReads++;
 		let result: unknown;
 		try {
-			const keys = nodes.length === 1 ? nodes[0]!.keys : nodes.map(node => node.key);
 			result = task(new Context(this.#nextId++, keys, 'read', undefined, ++this.#grants));
 		} catch (error) {
-			this.#endRead(nodes, started);
+			this.#endRead(read);
 			return Promise.reject(error);
 		}
 
 		if (!isThenable(result)) {
-			this.#endRead(nodes, started);
+			this.#endRead(read);
 			return Promise.resolve(result);
 		}
 
 		return Promise.resolve(result).then(
 			value => {
-				this.#endRead(nodes, started);
+				this.#endRead(read);
 				return value;
 			},
 			(error: unknown) => {
-				this.#endRead(nodes, started);
+				this.#endRead(read);
 				throw error;
 			},
 		);
 	}
 
-	#endRead(nodes: readonly Node[], started: number): void {
-		this.#quickReads--;
-		for (const node of nodes) {
-			node.running--;
-			const starts = node.quickStarts;
-			if (starts !== undefined) {
-				const left = starts.get(started)! - 1;
-				if (left === 0) {
-					starts.delete(started);
-				} else {
-					starts.set(started, left);
-				}
-			}
+	#endRead(read: QuickRead): void {
+		const {prev, next} = read;
+		if (prev === undefined) {
+			this.#quickHead = next;
+		} else {
+			prev.next = next;
+		}
 
-			if (--node.quickReads === 0) {
-				this.#quickNodes.delete(node);
-				node.quickStarts = undefined;
+		if (next === undefined) {
+			this.#quickLast = prev;
+		} else {
+			next.prev = prev;
+		}
+
+		this.#quickReads--;
+		this.#live--;
+		if (this.#quickWaiters.length > 0) {
+			const waiters = this.#quickWaiters;
+			this.#quickWaiters = [];
+			for (const waiter of waiters) {
+				if (this.#quickUnder(waiter.key)) {
+					this.#quickWaiters.push(waiter);
+				} else {
+					waiter.resolve();
+				}
 			}
 		}
 
-		this.#live--;
-		this.#prune(nodes);
-		this.#notifyIdle(nodes);
+		const {emitter} = this.#options;
+		if (emitter.active) {
+			for (const key of read.keys) {
+				const node = this.#nodes.get(key);
+				if ((node === undefined || (node.queued === 0 && node.running === 0)) && !this.#quickOn(key)) {
+					emitter.emit({type: 'idle', key});
+				}
+			}
+		}
+
+		this.#notifyIdle(noNodes);
+	}
+
+	/** Whether a parallel read runs on `key` itself. */
+	#quickOn(key: string): boolean {
+		for (let read = this.#quickHead; read; read = read.next) {
+			if (read.keys.includes(key)) {
+				return true;
+			}
+		}
+
+		return false;
 	}
 
 	// --- Segments -----------------------------------------------------------------------------
@@ -1372,7 +1447,7 @@ export class Engine {
 		const {emitter} = this.#options;
 		if (emitter.active) {
 			for (const node of nodes) {
-				if (node.queued === 0 && node.running === 0) {
+				if (node.queued === 0 && node.running === 0 && (this.#quickReads === 0 || !this.#quickOn(node.key))) {
 					emitter.emit({type: 'idle', key: node.key});
 				}
 			}
