@@ -49,24 +49,25 @@ function percentEncode(code: number): string {
 const dot = 46;
 
 /** Whether a segment starting at `start` is `.` or `..` (ends at a slash or the end). */
-function isDotSegment(pathname: string, start: number): boolean {
-	if (pathname.charCodeAt(start) !== dot) {
+function isDotSegment(pathname: string, start: number, end: number): boolean {
+	if (start >= end || pathname.charCodeAt(start) !== dot) {
 		return false;
 	}
 
-	const next = pathname.charCodeAt(start + 1) === dot ? start + 2 : start + 1;
-	return next === pathname.length || pathname.charCodeAt(next) === slash;
+	const next = start + 1 < end && pathname.charCodeAt(start + 1) === dot ? start + 2 : start + 1;
+	return next === end || pathname.charCodeAt(next) === slash;
 }
 
-function needsWork(pathname: string): boolean {
-	const last = pathname.length - 1;
-	if (last > 0 && pathname.charCodeAt(last) === slash) {
+/** Whether the path `pathname.slice(start, end)` has anything `normalizePathname()` would change. */
+function needsWork(pathname: string, start = 0, end = pathname.length): boolean {
+	const last = end - 1;
+	if (last > start && pathname.charCodeAt(last) === slash) {
 		return true;
 	}
 
-	for (let index = 0; index <= last; index++) {
+	for (let index = start; index <= last; index++) {
 		const code = pathname.charCodeAt(index);
-		if (code === percent || mustEscape(code) || (code === slash && (pathname.charCodeAt(index + 1) === slash || isDotSegment(pathname, index + 1)))) {
+		if (code === percent || mustEscape(code) || (code === slash && (pathname.charCodeAt(index + 1) === slash || isDotSegment(pathname, index + 1, end)))) {
 			return true;
 		}
 	}
@@ -211,8 +212,55 @@ export function normalizeUrl(input: string | URL, base?: string | URL): URL {
 	return normalizeInPlace(parse('url', input, base));
 }
 
+/**
+Where the path of `href` starts, `href` being how the URL parser serializes an http(s) URL
+(`scheme://[user[:password]@]host[:port]/path[?query][#fragment]`); -1 when it has user info.
+*/
+export function pathStart(href: string): number {
+	const authority = href.indexOf('//') + 2;
+	// The serialized path always starts with `/`, and the host, port and escaped user info never hold one.
+	const start = href.indexOf('/', authority);
+	// An `@` before the path can only end user info: the parser escapes one inside it.
+	const at = href.lastIndexOf('@', start);
+	return at >= authority ? -1 : start;
+}
+
+/**
+Whether `normalizeInPlace()` would leave the URL serialized as `href` as it is, `start` being where
+its path starts (`pathStart()`): no fragment, no root dot ending the host, a path with nothing to
+normalize. One pass over the string instead of a getter per part.
+*/
+function isNormal(href: string, start: number): boolean {
+	if (start === -1 || href.includes('#', start)) {
+		return false;
+	}
+
+	// The host ends before the path or before `:port`; an IPv6 address ends in `]`.
+	let hostEnd = start - 1;
+	while (hostEnd > 0 && href.charCodeAt(hostEnd) >= 48 && href.charCodeAt(hostEnd) <= 57) {
+		hostEnd--;
+	}
+
+	if (href.charCodeAt(hostEnd) !== 58) {
+		hostEnd = start - 1;
+	} else {
+		hostEnd--;
+	}
+
+	if (href.charCodeAt(hostEnd) === dot) {
+		return false;
+	}
+
+	const query = href.indexOf('?', start);
+	return !needsWork(href, start, query === -1 ? href.length : query);
+}
+
 /** `normalizeUrl()` of an http(s) URL the caller owns (just parsed): normalizes `url` itself, without another parse. */
-export function normalizeInPlace(url: URL): URL {
+export function normalizeInPlace(url: URL, href = url.href, start = pathStart(href)): URL {
+	if (isNormal(href, start)) {
+		return url;
+	}
+
 	if (url.username !== '' || url.password !== '') {
 		url.username = '';
 		url.password = '';

@@ -1,6 +1,6 @@
 import {describe, invalid} from '../errors/describe.js';
 import {scrub, secretsOf} from '../errors/redact.js';
-import {normalizeInPlace, normalizeUrl, shownUrl} from './normalize.js';
+import {normalizeInPlace, normalizeUrl, pathStart, shownUrl} from './normalize.js';
 import type {LaneRequest} from './types.js';
 
 /** `application/json` or any `+json` media type (`application/merge-patch+json`), parameters ignored. */
@@ -185,12 +185,19 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 	try {
 		// A URL of the caller's is copied: normalizing changes the object.
 		const raw = new URL(input);
-		// fetch refuses user info; normalizing would drop it.
-		if (raw.username !== '' || raw.password !== '' || (raw.protocol !== 'http:' && raw.protocol !== 'https:')) {
+		// Read from the serialization: one getter instead of one per part.
+		const {href} = raw;
+		if (!href.startsWith('http:') && !href.startsWith('https:')) {
 			return undefined;
 		}
 
-		url = normalizeInPlace(raw);
+		const start = pathStart(href);
+		// fetch refuses user info; normalizing would drop it.
+		if (start === -1) {
+			return undefined;
+		}
+
+		url = normalizeInPlace(raw, href, start);
 	} catch {
 		// The Request path gives the error, without credentials.
 		return undefined;
