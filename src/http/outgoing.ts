@@ -1,4 +1,4 @@
-import {directLaneRequest, toLaneRequest, toRequest} from '../keys/request.js';
+import {checkedHeaders, directLaneRequest, toLaneRequest, toRequest} from '../keys/request.js';
 import type {LaneRequest} from '../keys/types.js';
 
 /** fetch's signature: what the pipeline sends through (the `fetch` option, ky's fetch, a caller's function). */
@@ -110,9 +110,10 @@ export class Outgoing {
 
 	/**
 	A call given as `fetch(input, init)` (see `prepare()`), taken as it is now: a caller may change
-	its `init`, headers, URL or bytes for the next call while this one waits for its lane.
+	its `init`, headers, URL or bytes for the next call while this one waits for its lane. `headers`:
+	a copy of `init.headers` made already (`checkedHeaders()`), which is sent as it is and never changed.
 	*/
-	static direct(input: string | URL, init: RequestInit | undefined, method: string): Outgoing {
+	static direct(input: string | URL, init: RequestInit | undefined, method: string, headers?: Record<string, string>): Outgoing {
 		const url = typeof input === 'string' ? input : input.href;
 		if (init === undefined || init === null) {
 			return new Outgoing(url, undefined, method);
@@ -124,7 +125,8 @@ export class Outgoing {
 		}
 
 		if (init.headers !== undefined) {
-			copy.headers = copyHeaders(init.headers);
+			// A record the key rule's view has copied already is not copied again.
+			copy.headers = headers ?? copyHeaders(init.headers);
 		}
 
 		if (init.body !== undefined) {
@@ -175,7 +177,7 @@ credential-free `TypeError`.
 export function prepare(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): Prepared | Promise<Prepared> {
 	const direct = directLaneRequest(input, init, readsBody);
 	if (direct !== undefined) {
-		return {outgoing: Outgoing.direct(input as string | URL, init, direct.method), laneRequest: direct};
+		return {outgoing: Outgoing.direct(input as string | URL, init, direct.method, checkedHeaders(direct)), laneRequest: direct};
 	}
 
 	return prepareRequest(toRequest(input, init), readsBody);

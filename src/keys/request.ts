@@ -203,8 +203,8 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		return undefined;
 	}
 
-	// Headers given as a plain record of plain values are checked here and become a `Headers` only
-	// when a rule asks for them; any other form is taken through `Headers` at once.
+	// Headers given as a plain record of plain values are copied and checked here, and become a
+	// `Headers` only when a rule asks for them; any other form is taken through `Headers` at once.
 	const given = init?.headers;
 	const record = given === undefined ? noHeaders : plainHeaders(given);
 	let headers: Headers | undefined;
@@ -220,7 +220,7 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 	} else if (record === invalidHeaders) {
 		return undefined;
 	} else {
-		contentType = record.contentType;
+		contentType = hasBody ? contentTypeOf(record) : null;
 	}
 
 	let parsed: unknown;
@@ -254,7 +254,7 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		return {method, url, headers, body: parsed};
 	}
 
-	return new DirectLaneRequest(method, url, parsed, (record as PlainHeaders).pairs, impliedType);
+	return new DirectLaneRequest(method, url, parsed, record as Record<string, string>, impliedType);
 }
 
 /**
@@ -270,18 +270,23 @@ class DirectLaneRequest implements LaneRequest {
 		},
 	};
 
+	/** The checked copy of the caller's header record, which the request is also sent with (see `Outgoing.direct()`). */
+	static record(request: LaneRequest): Record<string, string> | undefined {
+		return #record in request ? request.#record : undefined;
+	}
+
 	readonly method: string;
 	readonly url: URL;
 	readonly body: unknown;
-	readonly #pairs: Array<[string, string]>;
+	readonly #record: Record<string, string>;
 	readonly #impliedType: string | undefined;
 	#headers: Headers | undefined;
 
-	constructor(method: string, url: URL, body: unknown, pairs: Array<[string, string]>, impliedType: string | undefined) {
+	constructor(method: string, url: URL, body: unknown, record: Record<string, string>, impliedType: string | undefined) {
 		this.method = method;
 		this.url = url;
 		this.body = body;
-		this.#pairs = pairs;
+		this.#record = record;
 		this.#impliedType = impliedType;
 		// One shared descriptor: every instance takes the same shape.
 		Object.defineProperty(this, 'headers', DirectLaneRequest.#lazyHeaders);
@@ -289,7 +294,7 @@ class DirectLaneRequest implements LaneRequest {
 
 	#made(): Headers {
 		if (this.#headers === undefined) {
-			this.#headers = new Headers(this.#pairs);
+			this.#headers = new Headers(this.#record);
 			if (this.#impliedType !== undefined) {
 				this.#headers.set('content-type', this.#impliedType);
 			}
@@ -299,26 +304,35 @@ class DirectLaneRequest implements LaneRequest {
 	}
 }
 
-type PlainHeaders = {
-	/** The headers as given, copied: the caller may change its record while the call waits. */
-	readonly pairs: Array<[string, string]>;
-	/** Its `Content-Type` as `Headers` would give it; `null` when there is none. */
-	readonly contentType: string | null;
-};
+/** The header record `directLaneRequest()` checked and copied for `request`; `undefined` for any other request. */
+export const checkedHeaders = DirectLaneRequest.record;
 
-const noHeaders: PlainHeaders = {pairs: [], contentType: null};
+const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const invalidHeaders = Symbol('invalid headers');
 /** A field name (RFC 9110 §5.1, a token). */
 const fieldName = /^[!#$%&'*+.^`|~\w-]+$/;
 /** A field value fetch takes as it is: bytes only, no NUL, CR or LF, nothing to trim. */
 const plainFieldValue = /^(?:[^\0\t\n\r \u0100-\uFFFF](?:[^\0\n\r\u0100-\uFFFF]*[^\0\t\n\r \u0100-\uFFFF])?)?$/;
 
+/** The `Content-Type` of a checked header record as `Headers` gives it (spellings that differ in case are one field, joined); `null` when there is none. */
+function contentTypeOf(record: Record<string, string>): string | null {
+	let contentType: string | null = null;
+	for (const name of Object.keys(record)) {
+		if (name.length === 12 && name.toLowerCase() === 'content-type') {
+			contentType = contentType === null ? record[name]! : `${contentType}, ${record[name]!}`;
+		}
+	}
+
+	return contentType;
+}
+
 /**
-`headers` when it is a plain record of string values, each name a token and each value one fetch
-takes without trimming; `invalidHeaders` when a name or value is one `Headers` refuses for certain;
-`undefined` for anything else (other forms, values to convert or trim), which `Headers` decides.
+A copy of `headers` when it is a plain record of string values, each name a token and each value one
+fetch takes without trimming (the caller may change its record while the call waits);
+`invalidHeaders` when a name or value is one `Headers` refuses for certain; `undefined` for anything
+else (other forms, values to convert or trim), which `Headers` decides.
 */
-function plainHeaders(headers: unknown): PlainHeaders | typeof invalidHeaders | undefined {
+function plainHeaders(headers: unknown): Record<string, string> | typeof invalidHeaders | undefined {
 	if (typeof headers !== 'object' || headers === null) {
 		return undefined;
 	}
@@ -328,14 +342,10 @@ function plainHeaders(headers: unknown): PlainHeaders | typeof invalidHeaders | 
 		return undefined;
 	}
 
-	const pairs: Array<[string, string]> = [];
-	let contentType: string | null = null;
-	for (const name in headers) {
-		if (!Object.hasOwn(headers, name)) {
-			return undefined;
-		}
-
-		const value: unknown = (headers as Record<string, unknown>)[name];
+	// Own enumerable string keys, as fetch reads a record; the checks run on the copy, which cannot change under them.
+	const copy = {...(headers as Record<string, unknown>)};
+	for (const name of Object.keys(copy)) {
+		const value = copy[name];
 		if (typeof value !== 'string' || !plainFieldValue.test(value)) {
 			return undefined;
 		}
@@ -343,15 +353,9 @@ function plainHeaders(headers: unknown): PlainHeaders | typeof invalidHeaders | 
 		if (!fieldName.test(name)) {
 			return invalidHeaders;
 		}
-
-		pairs.push([name, value]);
-		if (name.length === 12 && name.toLowerCase() === 'content-type') {
-			// Spellings that differ in case are one field: `Headers` joins their values.
-			contentType = contentType === null ? value : `${contentType}, ${value}`;
-		}
 	}
 
-	return {pairs, contentType};
+	return copy as Record<string, string>;
 }
 
 /**
