@@ -174,9 +174,21 @@ export class Pipeline {
 	`resolve` (else the `keys` rule) decides, with `decline` asked before anything is sent.
 	*/
 	request(input: RequestInfo | URL, init: RequestInit | undefined, transport: Transport, resolve?: Resolve, decline?: () => unknown): Promise<Response> {
+		let call: Call | Promise<Call>;
+		try {
+			call = this.prepared(prepare(input, init, this.deps.keys.readsBody), resolve);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+
+		// What inOrder() comes to for a call prepared at once with nothing earlier being prepared.
+		if (!isPromise(call) && !this.deps.admission.busy) {
+			return this.fetch(decline === undefined ? call : toCall(call, call.keys, call.kind, decline), transport);
+		}
+
 		return this.inOrder(
-			() => this.prepared(prepare(input, init, this.deps.keys.readsBody), resolve),
-			call => this.fetch(decline === undefined ? call : toCall(call, call.keys, call.kind, decline), transport),
+			() => call,
+			ready => this.fetch(decline === undefined ? ready : toCall(ready, ready.keys, ready.kind, decline), transport),
 		);
 	}
 
