@@ -126,6 +126,8 @@ class Node {
 	/** Operations holding this lane; parallel reads outside the operation graph are not counted (see `Engine.#readNow()`). */
 	running = 0;
 	idleWaiters: Array<() => void> | undefined = undefined;
+	/** Taken out of the engine's map (a later operation on the key gets a new node): what `#prune()` checks instead of a lookup. */
+	deleted = false;
 
 	constructor(key: string, parent: Node | undefined) {
 		this.key = key;
@@ -1408,7 +1410,7 @@ export class Engine {
 			for (;;) {
 				if (
 					// A tombstone may outlive its node: once deleted, a key's node is replaced, never deleted twice.
-					this.#nodes.get(node.key) !== node ||
+					node.deleted ||
 					node.queued !== 0 ||
 					node.running !== 0 ||
 					node.tail !== undefined ||
@@ -1419,6 +1421,7 @@ export class Engine {
 				}
 
 				this.#nodes.delete(node.key);
+				node.deleted = true;
 				if (node.idleWaiters) {
 					for (const resolve of node.idleWaiters) {
 						resolve();
