@@ -159,19 +159,21 @@ class Attempt {
 	#answered(number: number, response: Response): Response | Promise<Response> {
 		const deps = this.#deps;
 		const {retry} = deps;
+		// Read once: each of a Response's getters checks what it is called on.
+		const {status} = response;
 		// Every wait is matched by one observe.
-		deps.pacing?.observe(this.#bucket, response.headers, clock.now(), response.status);
+		deps.pacing?.observe(this.#bucket, response.headers, clock.now(), status);
 		this.#inDoubt = false;
-		// A success the policy does not list is final: no need to ask (or to read the clock).
-		if (!response.ok || retry.statusCodes.has(response.status)) {
+		// A success (what `ok` says) the policy does not list is final: no need to ask (or to read the clock).
+		if (status < 200 || status > 299 || retry.statusCodes.has(status)) {
 			const decision = this.#decide(number, {response});
 			if (decision.retry) {
 				// The body of an answer we discard must not keep its connection busy.
 				response.body?.cancel().catch(() => undefined);
-				return this.#retry(number, decision, response.status, undefined);
+				return this.#retry(number, decision, status, undefined);
 			}
 
-			if (!this.#retries && response.status === 429) {
+			if (!this.#retries && status === 429) {
 				const delay = parseRetryAfter(response.headers.get('retry-after'), clock.now());
 				if (delay !== undefined && delay <= retry.maxRetryAfter) {
 					deps.limiter.pauseFor(delay);

@@ -201,7 +201,8 @@ with ids in it cannot grow the number of buckets.
 */
 function bucket(request: LaneRequest): string {
 	const {method, url} = request;
-	return endpoints.has(url.pathname) ? `${method} ${url.pathname}` : url.origin;
+	const {pathname} = url;
+	return endpoints.has(pathname) ? `${method} ${pathname}` : url.origin;
 }
 
 /** Write endpoints whose `body.id` (or, for `DELETE /object`, `?id=`) names the object they change. */
