@@ -10,7 +10,8 @@ A key is a node in a tree (`objects/1` is the parent of `objects/1/blocks/7`). E
 - `tail`: the last submitted, unfinished write holding that exact key; a new write on the node waits
   for it and, through it, for everything before it, so a 100k-deep queue costs one edge per operation;
 - `readers` (reads: 'shared' only): unfinished reads submitted since `tail`;
-- `children`: active child nodes, so a write on `objects/1` finds the writes below it.
+- its children: the active child nodes (a list through the nodes themselves, no map to keep up), so a
+  write on `objects/1` finds the writes below it.
 A write waits for the tails (and shared readers) of its key, its ancestors and its descendants.
 Nodes exist only while some operation in their subtree is unfinished: memory follows the active
 keys, not the keys ever seen. A queued operation that is aborted or times out rejects at once and
@@ -119,7 +120,12 @@ class Node {
 	readonly parent: Node | undefined;
 	/** `[this]`, shared by the single-key operations on this key. */
 	readonly self: Node[];
-	children: Map<string, Node> | undefined = undefined;
+	/** The active child nodes, oldest first, linked through `nextSibling` / `prevSibling`. */
+	firstChild: Node | undefined = undefined;
+	lastChild: Node | undefined = undefined;
+	childCount = 0;
+	prevSibling: Node | undefined = undefined;
+	nextSibling: Node | undefined = undefined;
 	tail: Operation | undefined = undefined;
 	readers: Set<Operation> | undefined = undefined;
 	queued = 0;
@@ -784,7 +790,7 @@ export class Engine {
 			return isSegment(tail) && tail.open && node.queued - (tail.busy ? 0 : 1) < maxQueued ? tail : undefined;
 		}
 
-		if (node.children !== undefined && node.children.size > 0) {
+		if (node.childCount > 0) {
 			return undefined;
 		}
 
@@ -924,7 +930,16 @@ export class Engine {
 			node = new Node(key, parent);
 			this.#nodes.set(key, node);
 			if (parent) {
-				(parent.children ??= new Map()).set(key, node);
+				const last = parent.lastChild;
+				if (last === undefined) {
+					parent.firstChild = node;
+				} else {
+					last.nextSibling = node;
+					node.prevSibling = last;
+				}
+
+				parent.lastChild = node;
+				parent.childCount++;
 			}
 		}
 
@@ -947,7 +962,7 @@ export class Engine {
 				}
 			}
 
-			if (node.children) {
+			if (node.childCount > 0) {
 				this.#dependOnSubtree(operation, node, isWrite, previous?.id ?? 0);
 			}
 		}
@@ -970,7 +985,7 @@ export class Engine {
 
 	/** Waits for the unfinished writes (and, for a write, shared reads) below `node`; those older than `coveredBelow` are reached through the node's previous tail already. */
 	#dependOnSubtree(operation: Single, node: Node, isWrite: boolean, coveredBelow: number): void {
-		for (const child of node.children!.values()) {
+		for (let child = node.firstChild; child; child = child.nextSibling) {
 			if (child.tail && child.tail.id > coveredBelow) {
 				this.#dependOn(operation, child.tail);
 			}
@@ -983,7 +998,7 @@ export class Engine {
 				}
 			}
 
-			if (child.children) {
+			if (child.childCount > 0) {
 				this.#dependOnSubtree(operation, child, isWrite, coveredBelow);
 			}
 		}
@@ -1415,7 +1430,7 @@ export class Engine {
 					node.running !== 0 ||
 					node.tail !== undefined ||
 					(node.readers !== undefined && node.readers.size > 0) ||
-					(node.children !== undefined && node.children.size > 0)
+					node.childCount > 0
 				) {
 					break;
 				}
@@ -1435,7 +1450,22 @@ export class Engine {
 					break;
 				}
 
-				parent.children!.delete(node.key);
+				const {prevSibling, nextSibling} = node;
+				if (prevSibling === undefined) {
+					parent.firstChild = nextSibling;
+				} else {
+					prevSibling.nextSibling = nextSibling;
+				}
+
+				if (nextSibling === undefined) {
+					parent.lastChild = prevSibling;
+				} else {
+					nextSibling.prevSibling = prevSibling;
+				}
+
+				node.prevSibling = undefined;
+				node.nextSibling = undefined;
+				parent.childCount--;
 				node = parent;
 			}
 		}
