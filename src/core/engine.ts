@@ -115,17 +115,63 @@ const noNodes: readonly Node[] = [];
 /** Compacting a segment's task array once this many entries have run keeps a never-draining lane bounded. */
 const compactAfter = 1024;
 
+/** An item of a `Chain`: the links are its own fields. */
+type Link<T> = {prev: T | undefined; next: T | undefined};
+
+/** A list through its items' own `prev` / `next`, oldest first: adding or removing one is O(1), with nothing to hash. */
+class Chain<T extends Link<T>> {
+	first: T | undefined = undefined;
+	last: T | undefined = undefined;
+	size = 0;
+
+	push(item: T): void {
+		const {last} = this;
+		if (last === undefined) {
+			this.first = item;
+		} else {
+			last.next = item;
+			item.prev = last;
+		}
+
+		this.last = item;
+		this.size++;
+	}
+
+	remove(item: T): void {
+		const {prev, next} = item;
+		if (prev === undefined) {
+			this.first = next;
+		} else {
+			prev.next = next;
+		}
+
+		if (next === undefined) {
+			this.last = prev;
+		} else {
+			next.prev = prev;
+		}
+
+		item.prev = undefined;
+		item.next = undefined;
+		this.size--;
+	}
+}
+
+/** Whether `node` has active children. */
+function hasChildren(node: Node): boolean {
+	return node.children !== undefined && node.children.size > 0;
+}
+
 class Node {
 	readonly key: string;
 	readonly parent: Node | undefined;
 	/** `[this]`, shared by the single-key operations on this key. */
 	readonly self: Node[];
-	/** The active child nodes, oldest first, linked through `nextSibling` / `prevSibling`. */
-	firstChild: Node | undefined = undefined;
-	lastChild: Node | undefined = undefined;
-	childCount = 0;
-	prevSibling: Node | undefined = undefined;
-	nextSibling: Node | undefined = undefined;
+	/** The active child nodes, oldest first; made with the first child. */
+	children: Chain<Node> | undefined = undefined;
+	/** Siblings, in the parent's `children`. */
+	prev: Node | undefined = undefined;
+	next: Node | undefined = undefined;
 	tail: Operation | undefined = undefined;
 	readers: Set<Operation> | undefined = undefined;
 	queued = 0;
@@ -382,13 +428,10 @@ export class Engine {
 	#nextId = 1;
 	#grants = 0;
 	/** Unfinished operations and segments, oldest first, for stats and close. */
-	#head: Operation | undefined = undefined;
-	#last: Operation | undefined = undefined;
+	readonly #operations = new Chain<Operation>();
 	#live = 0;
 	/** Parallel reads running outside the operation graph (`#readNow()`), oldest first. */
-	#quickHead: QuickRead | undefined = undefined;
-	#quickLast: QuickRead | undefined = undefined;
-	#quickReads = 0;
+	readonly #quick = new Chain<QuickRead>();
 	/** `onIdle(key)` callers waiting for the parallel reads on or below their key. */
 	#quickWaiters: Array<{readonly key: string; readonly resolve: () => void}> = [];
 	#ready: Operation[] = [];
@@ -560,7 +603,7 @@ export class Engine {
 
 	/** Whether a parallel read runs on `key` or below it. */
 	#quickUnder(key: string): boolean {
-		for (let read = this.#quickHead; read; read = read.next) {
+		for (let read = this.#quick.first; read; read = read.next) {
 			for (const held of read.keys) {
 				if (isAtOrBelow(held, key)) {
 					return true;
@@ -587,7 +630,7 @@ export class Engine {
 		};
 
 		// Oldest first, so the first time seen per lane is the longest.
-		for (let operation = this.#head; operation; operation = operation.next) {
+		for (let operation = this.#operations.first; operation; operation = operation.next) {
 			if (isSegment(operation)) {
 				const waiting = operation.waiting;
 				queued += waiting;
@@ -621,8 +664,8 @@ export class Engine {
 			}
 		}
 
-		active += this.#quickReads;
-		for (let read = this.#quickHead; read; read = read.next) {
+		active += this.#quick.size;
+		for (let read = this.#quick.first; read; read = read.next) {
 			for (const key of read.keys) {
 				let lane = lanes.get(key);
 				if (lane === undefined) {
@@ -648,7 +691,7 @@ export class Engine {
 	close(abort: boolean): Promise<void> {
 		this.#closed = true;
 		if (abort) {
-			for (let operation = this.#head, next: Operation | undefined; operation; operation = next) {
+			for (let operation = this.#operations.first, next: Operation | undefined; operation; operation = next) {
 				next = operation.next;
 				if (isSegment(operation)) {
 					operation.abortReason ??= () => new ClosedError('The lanes instance was closed before this operation got its lane', {key: operation.node.key});
@@ -667,7 +710,7 @@ export class Engine {
 	*/
 	failQueued(keys: readonly string[], reason: () => unknown): void {
 		const targets = new Set(keys);
-		for (let operation = this.#head, next: Operation | undefined; operation; operation = next) {
+		for (let operation = this.#operations.first, next: Operation | undefined; operation; operation = next) {
 			next = operation.next;
 			if (isSegment(operation)) {
 				if (targets.has(operation.node.key) && operation.waiting > 0) {
@@ -692,17 +735,8 @@ export class Engine {
 	*/
 	#readNow(keys: readonly string[], task: Task<unknown>): Promise<unknown> {
 		const read = new QuickRead(keys, this.#now());
-		const last = this.#quickLast;
-		if (last === undefined) {
-			this.#quickHead = read;
-		} else {
-			last.next = read;
-			read.prev = last;
-		}
-
-		this.#quickLast = read;
+		this.#quick.push(read);
 		this.#live++;
-		this.#quickReads++;
 		let result: unknown;
 		try {
 			result = task(new Context(this.#nextId++, keys, 'read', undefined, ++this.#grants));
@@ -729,20 +763,7 @@ export class Engine {
 	}
 
 	#endRead(read: QuickRead): void {
-		const {prev, next} = read;
-		if (prev === undefined) {
-			this.#quickHead = next;
-		} else {
-			prev.next = next;
-		}
-
-		if (next === undefined) {
-			this.#quickLast = prev;
-		} else {
-			next.prev = prev;
-		}
-
-		this.#quickReads--;
+		this.#quick.remove(read);
 		this.#live--;
 		if (this.#quickWaiters.length > 0) {
 			const waiters = this.#quickWaiters;
@@ -771,7 +792,7 @@ export class Engine {
 
 	/** Whether a parallel read runs on `key` itself. */
 	#quickOn(key: string): boolean {
-		for (let read = this.#quickHead; read; read = read.next) {
+		for (let read = this.#quick.first; read; read = read.next) {
 			if (read.keys.includes(key)) {
 				return true;
 			}
@@ -790,7 +811,7 @@ export class Engine {
 			return isSegment(tail) && tail.open && node.queued - (tail.busy ? 0 : 1) < maxQueued ? tail : undefined;
 		}
 
-		if (node.childCount > 0) {
+		if (hasChildren(node)) {
 			return undefined;
 		}
 
@@ -930,16 +951,7 @@ export class Engine {
 			node = new Node(key, parent);
 			this.#nodes.set(key, node);
 			if (parent) {
-				const last = parent.lastChild;
-				if (last === undefined) {
-					parent.firstChild = node;
-				} else {
-					last.nextSibling = node;
-					node.prevSibling = last;
-				}
-
-				parent.lastChild = node;
-				parent.childCount++;
+				(parent.children ??= new Chain()).push(node);
 			}
 		}
 
@@ -962,7 +974,7 @@ export class Engine {
 				}
 			}
 
-			if (node.childCount > 0) {
+			if (hasChildren(node)) {
 				this.#dependOnSubtree(operation, node, isWrite, previous?.id ?? 0);
 			}
 		}
@@ -985,7 +997,7 @@ export class Engine {
 
 	/** Waits for the unfinished writes (and, for a write, shared reads) below `node`; those older than `coveredBelow` are reached through the node's previous tail already. */
 	#dependOnSubtree(operation: Single, node: Node, isWrite: boolean, coveredBelow: number): void {
-		for (let child = node.firstChild; child; child = child.nextSibling) {
+		for (let child = node.children!.first; child; child = child.next) {
 			if (child.tail && child.tail.id > coveredBelow) {
 				this.#dependOn(operation, child.tail);
 			}
@@ -998,7 +1010,7 @@ export class Engine {
 				}
 			}
 
-			if (child.childCount > 0) {
+			if (hasChildren(child)) {
 				this.#dependOnSubtree(operation, child, isWrite, coveredBelow);
 			}
 		}
@@ -1430,7 +1442,7 @@ export class Engine {
 					node.running !== 0 ||
 					node.tail !== undefined ||
 					(node.readers !== undefined && node.readers.size > 0) ||
-					node.childCount > 0
+					hasChildren(node)
 				) {
 					break;
 				}
@@ -1450,22 +1462,7 @@ export class Engine {
 					break;
 				}
 
-				const {prevSibling, nextSibling} = node;
-				if (prevSibling === undefined) {
-					parent.firstChild = nextSibling;
-				} else {
-					prevSibling.nextSibling = nextSibling;
-				}
-
-				if (nextSibling === undefined) {
-					parent.lastChild = prevSibling;
-				} else {
-					nextSibling.prevSibling = prevSibling;
-				}
-
-				node.prevSibling = undefined;
-				node.nextSibling = undefined;
-				parent.childCount--;
+				parent.children!.remove(node);
 				node = parent;
 			}
 		}
@@ -1480,7 +1477,7 @@ export class Engine {
 		const {emitter} = this.#options;
 		if (emitter.active) {
 			for (const node of nodes) {
-				if (node.queued === 0 && node.running === 0 && (this.#quickReads === 0 || !this.#quickOn(node.key))) {
+				if (node.queued === 0 && node.running === 0 && (this.#quick.size === 0 || !this.#quickOn(node.key))) {
 					emitter.emit({type: 'idle', key: node.key});
 				}
 			}
@@ -1503,33 +1500,12 @@ export class Engine {
 
 	#link(operation: Operation): void {
 		this.#live++;
-		if (this.#last) {
-			this.#last.next = operation;
-			operation.prev = this.#last;
-		} else {
-			this.#head = operation;
-		}
-
-		this.#last = operation;
+		this.#operations.push(operation);
 	}
 
 	#unlink(operation: Operation): void {
 		this.#live--;
-		const {prev, next} = operation;
-		if (prev) {
-			prev.next = next;
-		} else {
-			this.#head = next;
-		}
-
-		if (next) {
-			next.prev = prev;
-		} else {
-			this.#last = prev;
-		}
-
-		operation.prev = undefined;
-		operation.next = undefined;
+		this.#operations.remove(operation);
 	}
 
 	#describe(operation: Single): {id: number; keys: readonly string[]; kind: OperationKind; request: RequestSummary | undefined} {
