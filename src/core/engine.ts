@@ -110,7 +110,6 @@ const DONE = 2;
 const CANCELLED = 3;
 
 const resolved = Promise.resolve();
-const noNodes: readonly Node[] = [];
 
 /** Compacting a segment's task array once this many entries have run keeps a never-draining lane bounded. */
 const compactAfter = 1024;
@@ -594,18 +593,18 @@ export class Engine {
 		const node = this.#nodes.get(key);
 		if (node !== undefined) {
 			(node.idleWaiters ??= []).push(() => this.#whenIdle(key, resolve));
-		} else if (this.#quickUnder(key)) {
+		} else if (this.#quickHolds(key, true)) {
 			this.#quickWaiters.push({key, resolve: () => this.#whenIdle(key, resolve)});
 		} else {
 			resolve();
 		}
 	}
 
-	/** Whether a parallel read runs on `key` or below it. */
-	#quickUnder(key: string): boolean {
+	/** Whether a parallel read runs on `key` (with `below`, on `key` or below it). */
+	#quickHolds(key: string, below: boolean): boolean {
 		for (let read = this.#quick.first; read; read = read.next) {
 			for (const held of read.keys) {
-				if (isAtOrBelow(held, key)) {
+				if (below ? isAtOrBelow(held, key) : held === key) {
 					return true;
 				}
 			}
@@ -726,12 +725,8 @@ export class Engine {
 
 	/**
 	A read in 'parallel' mode with nothing to watch (no signal, no events) waits for nothing and blocks
-	nothing, so it runs now, outside the operation graph: counted on its lanes for `stats()`,
-	`onIdle()` and `close()`, and that is all.
-	*/
-	/**
-	A parallel read never waits and never blocks a write: it runs at once, outside the operation graph,
-	without a lane node (see `QuickRead`).
+	nothing, so it runs now, outside the operation graph and without a lane node: listed (see
+	`QuickRead`) for `stats()`, `onIdle()`, `close()` and the `idle` events, and that is all.
 	*/
 	#readNow(keys: readonly string[], task: Task<unknown>): Promise<unknown> {
 		const read = new QuickRead(keys, this.#now());
@@ -769,7 +764,7 @@ export class Engine {
 			const waiters = this.#quickWaiters;
 			this.#quickWaiters = [];
 			for (const waiter of waiters) {
-				if (this.#quickUnder(waiter.key)) {
+				if (this.#quickHolds(waiter.key, true)) {
 					this.#quickWaiters.push(waiter);
 				} else {
 					waiter.resolve();
@@ -777,28 +772,13 @@ export class Engine {
 			}
 		}
 
-		const {emitter} = this.#options;
-		if (emitter.active) {
+		if (this.#options.emitter.active) {
 			for (const key of read.keys) {
-				const node = this.#nodes.get(key);
-				if ((node === undefined || (node.queued === 0 && node.running === 0)) && !this.#quickOn(key)) {
-					emitter.emit({type: 'idle', key});
-				}
+				this.#emitIdle(key, this.#nodes.get(key));
 			}
 		}
 
-		this.#notifyIdle(noNodes);
-	}
-
-	/** Whether a parallel read runs on `key` itself. */
-	#quickOn(key: string): boolean {
-		for (let read = this.#quick.first; read; read = read.next) {
-			if (read.keys.includes(key)) {
-				return true;
-			}
-		}
-
-		return false;
+		this.#notifyAllIdle();
 	}
 
 	// --- Segments -----------------------------------------------------------------------------
@@ -1474,15 +1454,25 @@ export class Engine {
 	}
 
 	#notifyIdle(nodes: readonly Node[]): void {
-		const {emitter} = this.#options;
-		if (emitter.active) {
+		if (this.#options.emitter.active) {
 			for (const node of nodes) {
-				if (node.queued === 0 && node.running === 0 && (this.#quick.size === 0 || !this.#quickOn(node.key))) {
-					emitter.emit({type: 'idle', key: node.key});
-				}
+				this.#emitIdle(node.key, node);
 			}
 		}
 
+		this.#notifyAllIdle();
+	}
+
+	/** The `idle` event of `key` (its node, if it has one), when nothing runs or waits on that lane any more. */
+	#emitIdle(key: string, node: Node | undefined): void {
+		if ((node === undefined || (node.queued === 0 && node.running === 0)) && !this.#quickHolds(key, false)) {
+			this.#options.emitter.emit({type: 'idle', key});
+		}
+	}
+
+	/** Once nothing runs or waits anywhere: the `idle` event without a key, and `onIdle()`'s callers. */
+	#notifyAllIdle(): void {
+		const {emitter} = this.#options;
 		if (this.#live === 0) {
 			if (emitter.active) {
 				emitter.emit({type: 'idle', key: undefined});

@@ -208,8 +208,7 @@ function bucket(request: LaneRequest): string {
 
 	// One string per endpoint and usual method, made once: a name built per request would be hashed
 	// (and, from 13 characters on, first copied flat) on every lookup of the pacer's bucket map.
-	const names = bucketNames.get(pathname);
-	return names?.get(method) ?? `${method} ${pathname}`;
+	return bucketNames.get(pathname)!.get(method) ?? `${method} ${pathname}`;
 }
 
 /** `METHOD /path` of each endpoint for the usual methods; any other method's name is built when needed. */
