@@ -340,7 +340,10 @@ export class Pacer implements Pacing {
 		}
 
 		if (state.policyWindow === undefined) {
-			state.answeredAt.length = 0;
+			// Only when there is something to drop: setting an array's length is a call into the runtime.
+			if (state.answeredAt.length !== 0) {
+				state.answeredAt.length = 0;
+			}
 		} else {
 			// Handled by now at the latest (a request lost without an answer too, if at all).
 			state.answeredAt.push(now);
