@@ -835,7 +835,8 @@ export class Engine {
 	#startFirst(segment: Segment, task: Task<unknown>): Promise<unknown> {
 		let promise: Promise<unknown>;
 		try {
-			const started = this.#begin(segment, task);
+			// The segment was made in this same turn: its time is the start's.
+			const started = this.#begin(segment, task, segment.enqueuedAt);
 			promise = isThenable(started) ? (started as Promise<unknown>) : Promise.resolve(started);
 		} catch (error) {
 			promise = Promise.reject(error);
@@ -863,16 +864,16 @@ export class Engine {
 			segment.head = 0;
 		}
 
-		return this.#begin(segment, task);
+		return this.#begin(segment, task, this.#now());
 	}
 
 	/** Runs one task of the segment; returns its outcome after the bookkeeping (a promise when it is asynchronous). */
-	#begin(segment: Segment, task: Task<unknown>): unknown {
+	#begin(segment: Segment, task: Task<unknown>, now: number): unknown {
 		const {node} = segment;
 		node.queued--;
 		node.running++;
 		segment.busy = true;
-		segment.startedAt = this.#now();
+		segment.startedAt = now;
 		if (segment.abortReason) {
 			this._segmentTaskDone(segment);
 			return Promise.reject(segment.abortReason());
