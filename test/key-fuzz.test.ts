@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {expect, test} from 'vitest';
 import {capacities, createLanes} from '../src/index.js';
 import {compileKeys, defaultKey, normalizeUrl, toLaneRequest} from '../src/keys/index.js';
+import {canonicalPathStart, pathStart} from '../src/keys/normalize.js';
 
 /*
 Key-path fuzz: random spellings of one resource always take one lane, through the default rule and
@@ -409,3 +410,66 @@ test('key fuzz - a malformed URL rejects with a precise TypeError that shows nei
 	);
 	expect(lanes.stats()).toMatchObject({active: 0, queued: 0});
 }, timeout);
+
+// --- the canonical spelling that needs no parse -------------------------------------------------
+
+/** Pieces of URLs: mostly ones the parser leaves as they are (`usual`), some near the edges of that (`edge`). */
+const canonicalParts = {
+	scheme: {usual: ['http://', 'https://'], edge: ['HTTP://', 'http:/', 'http:\\\\', 'ftp://', '']},
+	userinfo: {usual: [''], edge: ['u@', 'u:p@', '@']},
+	label: {usual: ['a', 'api', 'example', 'com', 'x1', 'b-c', 'a-', '0', '1', '127', '255'], edge: ['-a', 'xn--', 'xn--nxasmq6b', 'XN--a', 'A', '01', '256', '0x7f', '0X1', '1e3', '', 'é', 'a_b', '%61']},
+	port: {usual: ['', ':1', ':8080', ':65535'], edge: [':', ':0', ':80', ':443', ':08080', ':65536', ':123456', ':x']},
+	pathChar: {
+		usual: ['a', 'Z', '0', '-', '.', '_', '~', '!', '$', '&', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/'],
+		edge: ["'", '%', '%41', '%2e', '[', ']', '^', '|', '\\', ' ', '"', '<', '>', '`', '{', '}', '#', 'é', '\t'],
+	},
+	queryChar: {usual: ['a', '=', '&', '%', '?', '/', '+', '%2F'], edge: ["'", '"', '[', '<', ' ', '#', 'é', '\n', '%zz']},
+};
+
+function piece(part: {usual: readonly string[]; edge: readonly string[]}) {
+	return fc.oneof({weight: 12, arbitrary: fc.constantFrom(...part.usual)}, {weight: 1, arbitrary: fc.constantFrom(...part.edge)});
+}
+
+const nearCanonical = fc
+	.record({
+		scheme: piece(canonicalParts.scheme),
+		userinfo: piece(canonicalParts.userinfo),
+		labels: fc.array(piece(canonicalParts.label), {minLength: 1, maxLength: 4}),
+		port: piece(canonicalParts.port),
+		slash: fc.constantFrom('/', '/', '/', ''),
+		path: fc.array(piece(canonicalParts.pathChar), {maxLength: 12}),
+		query: fc.option(fc.array(piece(canonicalParts.queryChar), {maxLength: 8}), {nil: undefined}),
+	})
+	.map(({scheme, userinfo, labels, port, slash, path, query}) => `${scheme}${userinfo}${labels.join('.')}${port}${slash}${path.join('')}${query === undefined ? '' : `?${query.join('')}`}`);
+
+test('key fuzz - a URL taken as spelled (no parse) is exactly what normalizing it would give', () => {
+	let taken = 0;
+	let refused = 0;
+	fc.assert(
+		fc.property(nearCanonical, url => {
+			const start = canonicalPathStart(url);
+			if (start === -1) {
+				refused++;
+				return;
+			}
+
+			taken++;
+			expect(normalizeUrl(url).href).toBe(url);
+			expect(pathStart(url)).toBe(start);
+		}),
+		{numRuns: Math.max(runs * 10, 2000)},
+	);
+	// Both sides must be reached, or the property proves nothing.
+	expect(taken).toBeGreaterThan(50);
+	expect(refused).toBeGreaterThan(50);
+}, timeout);
+
+test('key fuzz - URLs taken as spelled: the usual API URLs, and not the spellings the parser would change', () => {
+	for (const url of ['http://127.0.0.1:8080/object', 'https://api.capacities.io/object?id=9f2c&x=%20', 'https://api.example.com/', 'http://a-.b/x@y:z', 'http://0.0.0.0/']) {
+		expect(canonicalPathStart(url)).toBe(pathStart(url));
+	}
+
+	for (const url of ['http://127.1/', 'http://0x7f.0.0.1/', 'http://1.2.3.04/', 'http://256.1.1.1/', 'http://EXAMPLE.com/', 'http://example.com:80/', 'https://example.com:443/', 'http://example.com:0443/', 'https://xn--nxasmq6b.com/', 'http://example.com/a/../b', 'http://example.com/a/.', 'http://example.com/a?', 'http://a.b./x', 'http://a', 'http://a/b/', 'http://a//b', "http://a/b?x='", 'http://a/%41', 'http://u@a/', 'http://a/b#c', 'http://a:65536/']) {
+		expect(canonicalPathStart(url)).toBe(-1);
+	}
+});

@@ -2,6 +2,7 @@ import {clock, sleep} from '../core/clock.js';
 import type {LaneContext} from '../core/engine.js';
 import type {Emitter, RequestSummary} from '../core/events.js';
 import type {Limiter} from '../core/limiter.js';
+import {urlPart} from '../keys/request.js';
 import type {CompiledKeys, LaneRequest} from '../keys/types.js';
 import type {Pacing} from '../pacing/pacer.js';
 import {parseRetryAfter} from '../pacing/rate-limit-headers.js';
@@ -35,7 +36,7 @@ export function summaryOf(request: LaneRequest): RequestSummary {
 
 /** The rate-limit bucket of a request: the preset's, else its origin. */
 export function bucketOf(deps: HttpDeps, laneRequest: LaneRequest): string {
-	return deps.keys.preset?.bucket?.(laneRequest) ?? laneRequest.url.origin;
+	return deps.keys.preset?.bucket?.(laneRequest) ?? urlPart(laneRequest, 'origin');
 }
 
 /**

@@ -1,3 +1,4 @@
+import {urlPart} from '../keys/request.js';
 import type {LaneRequest} from '../keys/types.js';
 
 /**
@@ -7,5 +8,5 @@ never logged, reported or put in an error.
 */
 export function requestIdentity(request: LaneRequest): string {
 	const {headers} = request;
-	return [request.url.href, headers.get('authorization'), headers.get('cookie'), headers.get('accept'), headers.get('accept-language')].join('\n');
+	return [urlPart(request, 'href'), headers.get('authorization'), headers.get('cookie'), headers.get('accept'), headers.get('accept-language')].join('\n');
 }

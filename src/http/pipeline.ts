@@ -1,5 +1,6 @@
 import type {Engine, LaneContext, Task} from '../core/engine.js';
 import type {RequestSummary} from '../core/events.js';
+import {urlPart} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import type {Contention} from '../occ/contention.js';
 import type {UncertainPolicy} from '../occ/uncertain.js';
@@ -297,7 +298,7 @@ export class Pipeline {
 	}
 
 	#supersedable(call: Call, transport: Transport): Promise<Response> {
-		const state: PutState = {url: call.laneRequest.url.href, started: false, supersededBy: undefined, waiters: []};
+		const state: PutState = {url: urlPart(call.laneRequest, 'href'), started: false, supersededBy: undefined, waiters: []};
 		let own: Waiter | undefined;
 		const replaced = new Promise<Response>((resolve, reject) => {
 			own = {resolve, reject};

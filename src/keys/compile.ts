@@ -2,8 +2,8 @@ import {describe, fields, invalid, rejectUnknown} from '../errors/describe.js';
 import {canonicalKey, sortedUnique} from './key.js';
 import {HookError} from '../errors/errors.js';
 import {classify} from './classify.js';
-import {defaultKey} from './normalize.js';
 import {compilePatterns, type Resolved} from './patterns.js';
+import {defaultKeyOf} from './request.js';
 import type {CompiledKeys, KeyDecision, KeyPattern, KeyRule, KeysOption, LaneRequest, OperationKind, Preset} from './types.js';
 
 const noKeys: readonly string[] = Object.freeze([]);
@@ -13,10 +13,10 @@ The default key rule: `host[:port]/path` of the normalized URL (see `defaultKey(
 path is its own lane and the tree of paths is the tree of lanes. Useful to fall back to from a
 custom rule: `keys: request => special(request) ?? defaultRule(request)`.
 */
-export const defaultRule: KeyRule = request => defaultKey(request.url);
+export const defaultRule: KeyRule = request => defaultKeyOf(request);
 
 function resolveDefault(request: LaneRequest): Resolved {
-	return {keys: [defaultKey(request.url)], kind: classify(request.method)};
+	return {keys: [defaultKeyOf(request)], kind: classify(request.method)};
 }
 
 function resultError(path: string, expected: string, value: unknown): TypeError {

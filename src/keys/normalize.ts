@@ -255,6 +255,154 @@ function isNormal(href: string, start: number): boolean {
 	return !needsWork(href, start, query === -1 ? href.length : query);
 }
 
+/** `a-z`, `0-9` or `-`: what a host name label may hold and stay as it is through the URL parser. */
+function isLabelCode(code: number): boolean {
+	return (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 45;
+}
+
+/**
+A path or query character the URL parser never escapes, decodes or otherwise changes in an http(s)
+URL and that `normalizePathname()` leaves as it is: unreserved, sub-delimiters, `:`, `@` and `/`.
+(No `%`, no `'`, which a query escapes, no `\`, which the parser reads as `/`.)
+*/
+function isPlainCode(code: number): boolean {
+	return (
+		(code >= 97 && code <= 122) ||
+		(code >= 64 && code <= 90) ||
+		(code >= 38 && code <= 59 && code !== 39) ||
+		code === 33 ||
+		code === 36 ||
+		code === 61 ||
+		code === 95 ||
+		code === 126
+	);
+}
+
+/** Whether `host.slice(start, end)` is an IPv4 address as the parser spells it: four decimal parts 0-255, no leading zeros. */
+function isDottedQuad(host: string, start: number, end: number): boolean {
+	let parts = 0;
+	let value = -1;
+	let digits = 0;
+	for (let index = start; index <= end; index++) {
+		const code = index === end ? dot : host.charCodeAt(index);
+		if (code === dot) {
+			if (digits === 0 || value > 255 || ++parts > 4) {
+				return false;
+			}
+
+			value = -1;
+			digits = 0;
+		} else if (code >= 48 && code <= 57 && !(digits === 1 && value === 0)) {
+			value = (value === -1 ? 0 : value * 10) + code - 48;
+			digits++;
+		} else {
+			return false;
+		}
+	}
+
+	return parts === 4;
+}
+
+/**
+Where the path of `input` starts when `input` is certainly an http(s) URL exactly as the URL parser
+serializes it and as `normalizeUrl()` leaves it, so that `normalizeUrl(input).href === input`; -1
+when that is not certain, and the caller parses. Certain means: a lower-case `http://` or `https://`,
+a host of lower-case name labels (`a-z 0-9 -`, the last starting with a letter, none an `xn--`
+punycode label) or an IPv4 address in its shortest form, an optional port (no leading zero, not the
+scheme's default, at most 65535), a path, and an optional non-empty query, both of characters the
+parser never changes (`isPlainCode()`), with nothing for `normalizePathname()` to do; no user info,
+no fragment. Most URLs an API client builds pass; for them no `URL` needs to be built.
+*/
+export function canonicalPathStart(input: string): number {
+	let index: number;
+	if (input.startsWith('https://')) {
+		index = 8;
+	} else if (input.startsWith('http://')) {
+		index = 7;
+	} else {
+		return -1;
+	}
+
+	const hostStart = index;
+	let labelStart = index;
+	let code = input.charCodeAt(index);
+	for (; index < input.length; code = input.charCodeAt(++index)) {
+		if (code === dot) {
+			if (index === labelStart) {
+				return -1;
+			}
+
+			labelStart = index + 1;
+		} else if (code === slash || code === 58) {
+			break;
+		} else if (!isLabelCode(code)) {
+			return -1;
+		} else if (index === labelStart && code === 120 && input.startsWith('xn--', index)) {
+			return -1;
+		}
+	}
+
+	const hostEnd = index;
+	if (labelStart === hostEnd) {
+		return -1;
+	}
+
+	// A last label that starts with a digit may be read as a number (`127.1`, `0x7f.1`): only the shortest dotted quad is certain.
+	const first = input.charCodeAt(labelStart);
+	if (!(first >= 97 && first <= 122) && !isDottedQuad(input, hostStart, hostEnd)) {
+		return -1;
+	}
+
+	if (code === 58) {
+		const portStart = index + 1;
+		let port = 0;
+		for (code = input.charCodeAt(++index); code >= 48 && code <= 57; code = input.charCodeAt(++index)) {
+			port = port * 10 + code - 48;
+		}
+
+		const digits = index - portStart;
+		if (digits === 0 || digits > 5 || input.charCodeAt(portStart) === 48 || port > 65_535 || port === (hostStart === 8 ? 443 : 80)) {
+			return -1;
+		}
+	}
+
+	if (code !== slash) {
+		return -1;
+	}
+
+	const start = index;
+	for (; index < input.length; index++) {
+		code = input.charCodeAt(index);
+		if (code === 63) {
+			break;
+		}
+
+		if (!isPlainCode(code)) {
+			return -1;
+		}
+	}
+
+	if (needsWork(input, start, index)) {
+		return -1;
+	}
+
+	if (index < input.length) {
+		if (index === input.length - 1) {
+			return -1;
+		}
+
+		for (index++; index < input.length; index++) {
+			code = input.charCodeAt(index);
+			// The query also keeps `%` and `?` as they are.
+			if (!isPlainCode(code) && code !== 37 && code !== 63) {
+				return -1;
+			}
+		}
+	}
+
+	return start;
+}
+
 /** `normalizeUrl()` of an http(s) URL the caller owns (just parsed): normalizes `url` itself, without another parse. */
 export function normalizeInPlace(url: URL, href = url.href, start = pathStart(href)): URL {
 	if (isNormal(href, start)) {

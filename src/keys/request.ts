@@ -1,6 +1,7 @@
 import {describe, invalid} from '../errors/describe.js';
 import {scrub, secretsOf} from '../errors/redact.js';
-import {normalizeInPlace, normalizeUrl, pathStart, shownUrl} from './normalize.js';
+import {canonicalKey} from './key.js';
+import {canonicalPathStart, defaultKey, normalizeInPlace, normalizeUrl, pathStart, shownUrl} from './normalize.js';
 import type {LaneRequest} from './types.js';
 
 /** `application/json` or any `+json` media type (`application/merge-patch+json`), parameters ignored. */
@@ -181,26 +182,32 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		return undefined;
 	}
 
-	let url: URL;
-	try {
-		// A URL of the caller's is copied: normalizing changes the object.
-		const raw = new URL(input);
-		// Read from the serialization: one getter instead of one per part.
-		const {href} = raw;
-		if (!href.startsWith('http:') && !href.startsWith('https:')) {
+	// A URL already spelled as the parser and `normalizeUrl()` would spell it is kept as that string:
+	// the `URL` is built only if a rule reads `url`. Any other is parsed and normalized now.
+	const spelled = typeof input === 'string' ? input : input.href;
+	let url: URL | string = spelled;
+	let start = canonicalPathStart(spelled);
+	if (start === -1) {
+		try {
+			// A URL of the caller's is copied: normalizing changes the object.
+			const raw = new URL(spelled);
+			// Read from the serialization: one getter instead of one per part.
+			const {href} = raw;
+			if (!href.startsWith('http:') && !href.startsWith('https:')) {
+				return undefined;
+			}
+
+			start = pathStart(href);
+			// fetch refuses user info; normalizing would drop it.
+			if (start === -1) {
+				return undefined;
+			}
+
+			url = normalizeInPlace(raw, href, start);
+		} catch {
+			// The Request path gives the error, without credentials.
 			return undefined;
 		}
-
-		const start = pathStart(href);
-		// fetch refuses user info; normalizing would drop it.
-		if (start === -1) {
-			return undefined;
-		}
-
-		url = normalizeInPlace(raw, href, start);
-	} catch {
-		// The Request path gives the error, without credentials.
-		return undefined;
 	}
 
 	// Headers given as a plain record of plain values are copied and checked here, and become a
@@ -251,22 +258,36 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 	}
 
 	if (headers !== undefined) {
-		return {method, url, headers, body: parsed};
+		return {method, url: typeof url === 'string' ? new URL(url) : url, headers, body: parsed};
 	}
 
-	return new DirectLaneRequest(method, url, parsed, record as Record<string, string>, impliedType);
+	return new DirectLaneRequest(method, url, start, parsed, record as Record<string, string>, impliedType);
 }
 
 /**
-A `LaneRequest` whose headers, given as a plain record, become a `Headers` when first read: most
-rules never read them. `headers` is an own enumerable property, so a copy (`{...request}`) has it.
+A `LaneRequest` whose headers, given as a plain record, become a `Headers` when first read (most rules
+never read them), and whose URL, when the caller spelled it canonically, becomes a `URL` when first
+read: the rules of writelane's presets read its parts from the string (`urlPart()`). `url` and
+`headers` are own enumerable properties, so a copy (`{...request}`) has them.
 */
 class DirectLaneRequest implements LaneRequest {
+	declare readonly method: string;
+	declare readonly url: URL;
 	declare readonly headers: Headers;
-	static readonly #lazyHeaders: PropertyDescriptor = {
-		enumerable: true,
-		get(this: DirectLaneRequest): Headers {
-			return this.#made();
+	declare readonly body: unknown;
+	static readonly #lazy: PropertyDescriptorMap = {
+		url: {
+			enumerable: true,
+			get(this: DirectLaneRequest): URL {
+				this.#url ??= new URL(this.#href);
+				return this.#url;
+			},
+		},
+		headers: {
+			enumerable: true,
+			get(this: DirectLaneRequest): Headers {
+				return this.#made();
+			},
 		},
 	};
 
@@ -275,21 +296,75 @@ class DirectLaneRequest implements LaneRequest {
 		return #record in request ? request.#record : undefined;
 	}
 
-	readonly method: string;
-	readonly url: URL;
-	readonly body: unknown;
+	/**
+	`request.url[part]`, read from the URL's canonical spelling when the request holds one and no rule
+	has built its `URL` yet, so that a preset's rule costs no URL parse.
+	*/
+	static urlPart(request: LaneRequest, part: UrlPart): string {
+		if (!(#url in request) || request.#url !== undefined) {
+			return request.url[part];
+		}
+
+		const href = request.#href;
+		const start = request.#pathStart;
+		switch (part) {
+			case 'href': {
+				return href;
+			}
+
+			case 'origin': {
+				return href.slice(0, start);
+			}
+
+			case 'pathname': {
+				const query = href.indexOf('?', start);
+				return query === -1 ? href.slice(start) : href.slice(start, query);
+			}
+
+			case 'search': {
+				const query = href.indexOf('?', start);
+				return query === -1 ? '' : href.slice(query);
+			}
+		}
+	}
+
+	/** `defaultKey(request.url)`, from the URL's canonical spelling where the request holds one (see `urlPart()`). */
+	static defaultKey(request: LaneRequest): string {
+		if (!(#url in request) || request.#url !== undefined) {
+			return defaultKey(request.url);
+		}
+
+		const href = request.#href;
+		const start = request.#pathStart;
+		const query = href.indexOf('?', start);
+		const end = query === -1 ? href.length : query;
+		// A canonical spelling has no default port, no root dot and a normal path: host[:port] and the path as they are.
+		return canonicalKey(href.slice(href.indexOf('//') + 2, end - start === 1 ? start : end), 'url');
+	}
+
+	readonly #href: string;
+	readonly #pathStart: number;
 	readonly #record: Record<string, string>;
 	readonly #impliedType: string | undefined;
+	#url: URL | undefined;
 	#headers: Headers | undefined;
 
-	constructor(method: string, url: URL, body: unknown, record: Record<string, string>, impliedType: string | undefined) {
+	constructor(method: string, url: URL | string, pathStart: number, body: unknown, record: Record<string, string>, impliedType: string | undefined) {
 		this.method = method;
-		this.url = url;
+		// One shared descriptor map: every instance takes the same shape.
+		Object.defineProperties(this, DirectLaneRequest.#lazy);
 		this.body = body;
+		if (typeof url === 'string') {
+			this.#href = url;
+			this.#url = undefined;
+		} else {
+			this.#href = '';
+			this.#url = url;
+		}
+
+		this.#pathStart = pathStart;
 		this.#record = record;
 		this.#impliedType = impliedType;
-		// One shared descriptor: every instance takes the same shape.
-		Object.defineProperty(this, 'headers', DirectLaneRequest.#lazyHeaders);
 	}
 
 	#made(): Headers {
@@ -303,6 +378,15 @@ class DirectLaneRequest implements LaneRequest {
 		return this.#headers;
 	}
 }
+
+/** The parts of a request's URL that `urlPart()` reads. */
+export type UrlPart = 'href' | 'origin' | 'pathname' | 'search';
+
+/** `request.url[part]`, without building the URL where the request holds its canonical spelling (see `directLaneRequest()`). */
+export const urlPart = DirectLaneRequest.urlPart;
+
+/** `defaultKey(request.url)`, without building the URL where the request holds its canonical spelling. */
+export const defaultKeyOf = DirectLaneRequest.defaultKey;
 
 /** The header record `directLaneRequest()` checked and copied for `request`; `undefined` for any other request. */
 export const checkedHeaders = DirectLaneRequest.record;

@@ -3,6 +3,7 @@ import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
 import {defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
+import {urlPart} from '../keys/request.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, PresetLearn} from '../keys/types.js';
 
 /** Options of the `capacities()` preset. */
@@ -45,14 +46,14 @@ function idSegment(id: string): string {
 
 const plainId = /^[\da-z-]+$/;
 
-function queryIds(url: URL, name: string): string[] {
-	const {search} = url;
+function queryIds(request: LaneRequest, name: string): string[] {
+	const search = urlPart(request, 'search');
 	if (search === '') {
 		return [];
 	}
 
 	if (search.includes('%') || search.includes('+')) {
-		return url.searchParams.getAll(name).filter(id => id !== '');
+		return request.url.searchParams.getAll(name).filter(id => id !== '');
 	}
 
 	// Nothing to decode: read the values without building a URLSearchParams (the common `?id=<uuid>`).
@@ -99,10 +100,10 @@ block itself) is looked up in the learned map. Any unknown block sends the reque
 lane: serializing too much is safe, too little is not.
 */
 function blockLanes(request: LaneRequest, owners: BoundedMap<string, string> | undefined): KeyDecision {
-	const {url, body} = request;
+	const {body} = request;
 	const kind = classify(request.method);
-	const objectIds = queryIds(url, 'objectId');
-	const blockIds = [...queryIds(url, 'blockId'), ...queryIds(url, 'id')];
+	const objectIds = queryIds(request, 'objectId');
+	const blockIds = [...queryIds(request, 'blockId'), ...queryIds(request, 'id')];
 	if (isRecord(body)) {
 		if (nonEmpty(body.objectId)) {
 			objectIds.push(body.objectId);
@@ -200,10 +201,10 @@ counts requests per token per endpoint. Other paths share the origin's bucket, s
 with ids in it cannot grow the number of buckets.
 */
 function bucket(request: LaneRequest): string {
-	const {method, url} = request;
-	const {pathname} = url;
+	const {method} = request;
+	const pathname = urlPart(request, 'pathname');
 	if (!endpoints.has(pathname)) {
-		return url.origin;
+		return urlPart(request, 'origin');
 	}
 
 	// One string per endpoint and usual method, made once: a name built per request would be hashed
@@ -223,11 +224,12 @@ that names one object (`PATCH /object` with `body.id`, the append endpoints, a `
 whose object is named or learned). `undefined` (the write's own URL) otherwise.
 */
 function readUrl(request: LaneRequest, owners: BoundedMap<string, string> | undefined): URL | undefined {
-	const {url, body} = request;
+	const {body} = request;
+	const pathname = urlPart(request, 'pathname');
 	let ids: string[] = [];
-	if (objectWrites.has(url.pathname)) {
-		ids = [...queryIds(url, 'id'), ...bodyId(body)];
-	} else if (url.pathname === '/blocks/block') {
+	if (objectWrites.has(pathname)) {
+		ids = [...queryIds(request, 'id'), ...bodyId(body)];
+	} else if (pathname === '/blocks/block') {
 		// The owning object, as the lane rule finds it (named, or learned from an earlier read).
 		const {keys} = blockLanes(request, owners) as {keys: string | readonly string[]};
 		ids = (typeof keys === 'string' ? [keys] : keys)
@@ -239,7 +241,7 @@ function readUrl(request: LaneRequest, owners: BoundedMap<string, string> | unde
 		return undefined;
 	}
 
-	const location = new URL('/object', url.origin);
+	const location = new URL('/object', urlPart(request, 'origin'));
 	location.searchParams.set('id', ids[0]!);
 	return location;
 }
@@ -333,12 +335,12 @@ export function capacities(options?: CapacitiesOptions): Preset {
 	const owners = limit === false ? undefined : new BoundedMap<string, string>(limit);
 
 	const rule: KeyRule = request => {
-		const {method, url, body} = request;
-		switch (url.pathname) {
+		const {method, body} = request;
+		switch (urlPart(request, 'pathname')) {
 			case '/object':
 			case '/object/markdown': {
 				if (method === 'GET') {
-					return objectLanes(queryIds(url, 'id'), 'read');
+					return objectLanes(queryIds(request, 'id'), 'read');
 				}
 
 				// PUT is not in the published API; whoever sends one (a test server, a future version) replaces the object.
@@ -347,7 +349,7 @@ export function capacities(options?: CapacitiesOptions): Preset {
 				}
 
 				if (method === 'DELETE') {
-					return objectLanes([...queryIds(url, 'id'), ...bodyId(body)], 'write');
+					return objectLanes([...queryIds(request, 'id'), ...bodyId(body)], 'write');
 				}
 
 				if (method === 'POST') {
@@ -359,7 +361,7 @@ export function capacities(options?: CapacitiesOptions): Preset {
 
 			case '/object/blocks': {
 				// Not in the published API either: the reference server's whole-block-tree replacement.
-				return method === 'GET' ? objectLanes(queryIds(url, 'id'), 'read') : objectLanes(bodyId(body), 'write');
+				return method === 'GET' ? objectLanes(queryIds(request, 'id'), 'read') : objectLanes(bodyId(body), 'write');
 			}
 
 			case '/object/url': {
@@ -421,7 +423,7 @@ export function capacities(options?: CapacitiesOptions): Preset {
 
 	// `GET /object` answers with the object's block tree: which object owns each block.
 	const learnOwners: PresetLearn = {
-		when: (request, response) => request.method === 'GET' && request.url.pathname === '/object' && response.ok,
+		when: (request, response) => request.method === 'GET' && urlPart(request, 'pathname') === '/object' && response.ok,
 		body(request, object) {
 			// The requested id only when the object names none (it costs a URLSearchParams).
 			learn(owners, object, () => request.url.searchParams.get('id'));
