@@ -1,7 +1,8 @@
 import type {IncomingHttpHeaders} from 'node:http';
 import fc from 'fast-check';
 import {afterEach, expect, test} from 'vitest';
-import {createLanes} from '../src/index.js';
+import {capacities, createLanes} from '../src/index.js';
+import {compileKeys} from '../src/keys/compile.js';
 import {defaultKey} from '../src/keys/normalize.js';
 import {defaultKeyOf, directLaneRequest, toLaneRequest, urlPart} from '../src/keys/request.js';
 import type {LaneRequest} from '../src/keys/types.js';
@@ -254,6 +255,52 @@ test('directLaneRequest() - headers given as a record are the ones of the call: 
 	expect(request.headers).toBe(request.headers);
 	const other = directLaneRequest('http://api.example.com/a', {headers: record}, false)!;
 	expect([...other.headers]).toEqual([['x-id', '2']]);
+});
+
+test('directLaneRequest() - code of the caller\'s gets url and headers as own properties, so a copy has them; built-in code reads the same values', async () => {
+	const init = {method: 'PATCH', headers: {authorization: 'Bearer t', 'content-type': 'application/json'}, body: '{"id":"9f2c"}'};
+	const url = 'http://api.example.com/object';
+	for (const builtIn of [false, true]) {
+		const request = directLaneRequest(url, init, true, builtIn)!;
+		expect(request.url.href).toBe(url);
+		expect(request.headers.get('authorization')).toBe('Bearer t');
+		expect(request.body).toEqual({id: '9f2c'});
+		expect(urlPart(request, 'pathname')).toBe('/object');
+	}
+
+	const copy = {...directLaneRequest(url, init, true)!};
+	expect(Object.keys(copy)).toEqual(['method', 'url', 'headers', 'body']);
+	expect(copy.url).toBeInstanceOf(URL);
+	expect(copy.headers).toBeInstanceOf(Headers);
+
+	// Which compiled rules count as built-in: only writelane's own hooks may get the lighter request.
+	const preset = capacities();
+	expect(compileKeys(undefined).builtIn).toBe(true);
+	expect(compileKeys(['/objects/:id']).builtIn).toBe(true);
+	expect(compileKeys(preset).builtIn).toBe(true);
+	expect(compileKeys({name: 'mine', rule: preset.rule}).builtIn).toBe(true);
+	expect(compileKeys(() => 'k').builtIn).toBe(false);
+	expect(compileKeys({...preset, bucket: () => 'b'}).builtIn).toBe(false);
+	expect(compileKeys({...preset, learn: {when: () => false, body() {}}}).builtIn).toBe(false);
+	expect(compileKeys({name: 'mine', rule: preset.rule, readUrl: () => undefined}).builtIn).toBe(false);
+
+	// Through lanes.fetch: a rule and a preset hook of the caller's each get a request they can copy.
+	const copies: LaneRequest[] = [];
+	const send = async () => new Response('{}', {headers: {'content-type': 'application/json'}});
+	const copied = <T>(request: LaneRequest, result: T): T => {
+		copies.push({...request});
+		return result;
+	};
+
+	const byRule = createLanes({keys: request => copied(request, 'k'), fetch: send});
+	const byHook = createLanes({keys: {...preset, bucket: request => copied(request, 'b')}, fetch: send});
+	await byRule.fetch(url, init);
+	await byHook.fetch(url, init);
+	expect(copies).toHaveLength(2);
+	for (const copy of copies) {
+		expect(copy.url.href).toBe(url);
+		expect(copy.headers.get('authorization')).toBe('Bearer t');
+	}
 });
 
 test('directLaneRequest() - a JSON body is parsed when the rule reads bodies, as the Request path parses it', () => {

@@ -164,7 +164,7 @@ export async function update<T, W = T>(
 
 	return pipeline.inOrder(
 		() => {
-			const read = prepare(url, readInit, false);
+			const read = prepare(url, readInit, {readsBody: false, builtIn: deps.keys.builtIn});
 			if (options.writeUrl !== undefined) {
 				// Refused now, not after the read inside the lane.
 				normalizeUrl(toRequest(options.writeUrl).url);
@@ -224,7 +224,7 @@ export async function update<T, W = T>(
 						writeInit.signal = signal;
 					}
 
-					const write = await pipeline.keyed(await prepare(options.writeUrl ?? url, writeInit, deps.keys.readsBody));
+					const write = await pipeline.keyed(await prepare(options.writeUrl ?? url, writeInit, deps.keys));
 					const writeSummary = summaryOf(write.laneRequest);
 					let response: Response;
 					try {

@@ -1,5 +1,5 @@
 import {checkedHeaders, directLaneRequest, toLaneRequest, toRequest} from '../keys/request.js';
-import type {LaneRequest} from '../keys/types.js';
+import type {CompiledKeys, LaneRequest} from '../keys/types.js';
 
 /** fetch's signature: what the pipeline sends through (the `fetch` option, ky's fetch, a caller's function). */
 export type Transport = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -172,10 +172,11 @@ export type Prepared = {
 /**
 `fetch(input, init)` made ready for the pipeline: at once on the direct path, else through a
 `Request` (asynchronously when the rule reads its body). Refuses what fetch would refuse, with a
-credential-free `TypeError`.
+credential-free `TypeError`. `keys` says what the key rule and the hooks that see the request need.
 */
-export function prepare(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): Prepared | Promise<Prepared> {
-	const direct = directLaneRequest(input, init, readsBody);
+export function prepare(input: RequestInfo | URL, init: RequestInit | undefined, keys: Pick<CompiledKeys, 'readsBody' | 'builtIn'>): Prepared | Promise<Prepared> {
+	const {readsBody} = keys;
+	const direct = directLaneRequest(input, init, readsBody, keys.builtIn);
 	if (direct !== undefined) {
 		return {outgoing: Outgoing.direct(input as string | URL, init, direct.method, checkedHeaders(direct)), laneRequest: direct};
 	}

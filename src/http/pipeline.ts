@@ -177,7 +177,7 @@ export class Pipeline {
 	request(input: RequestInfo | URL, init: RequestInit | undefined, transport: Transport, resolve?: Resolve, decline?: () => unknown): Promise<Response> {
 		let call: Call | Promise<Call>;
 		try {
-			call = this.prepared(prepare(input, init, this.deps.keys.readsBody), resolve);
+			call = this.prepared(prepare(input, init, this.deps.keys), resolve);
 		} catch (error) {
 			return Promise.reject(error);
 		}

@@ -35,7 +35,7 @@ export async function readBack(deps: HttpDeps, write: Outgoing, laneRequest: Lan
 		}
 	}
 
-	return prepare(new URL(location, write.url).href, {headers}, false);
+	return prepare(new URL(location, write.url).href, {headers}, {readsBody: false, builtIn: deps.keys.builtIn});
 }
 
 /** The version of the resource `read` answers now (its strong ETag or the preset's version field); `undefined` when it has none. */

@@ -73,6 +73,29 @@ export function resolveDecision(decision: KeyDecision, method: string): Resolved
 	return {keys: ruleKeys(keys, '.keys'), kind: (kind as OperationKind | undefined) ?? classify(method)};
 }
 
+/** The hooks of writelane's own presets that see a request; they read its properties and never copy or enumerate it. */
+const builtInHooks = new WeakSet<object>();
+
+function requestHooks(preset: Preset): ReadonlyArray<object | undefined> {
+	return [preset.rule, preset.observe, preset.learn?.when, preset.learn?.body, preset.readUrl, preset.bucket];
+}
+
+/** Marks the hooks of a preset a built-in factory made (see `CompiledKeys.builtIn`); returns the preset. */
+export function builtInPreset<P extends Preset>(preset: P): P {
+	for (const hook of requestHooks(preset)) {
+		if (hook !== undefined) {
+			builtInHooks.add(hook);
+		}
+	}
+
+	return preset;
+}
+
+/** Whether every hook of `preset` that sees a request is a built-in one (a hook of the caller's makes it not). */
+function isBuiltIn(preset: Preset): boolean {
+	return requestHooks(preset).every(hook => hook === undefined || builtInHooks.has(hook));
+}
+
 /** Who a hook belongs to, for `HookError` messages: "The key rule", "The `capacities` preset's `bucket`". */
 function hookOwner(preset: Preset | undefined, hook: string): string {
 	if (preset === undefined) {
@@ -99,7 +122,7 @@ function guarded<A extends unknown[], R>(preset: Preset, hook: string, fn: (...a
 	};
 }
 
-function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefined): CompiledKeys {
+function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefined, builtIn = false): CompiledKeys {
 	return {
 		resolve(request) {
 			let decision: KeyDecision;
@@ -114,6 +137,7 @@ function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefin
 		readsBody,
 		observe: preset?.observe,
 		preset,
+		builtIn,
 	};
 }
 
@@ -203,7 +227,7 @@ function compilePreset(preset: Preset): CompiledKeys {
 		throw invalid('keys.versioning', "`{type: 'etag'}` or `{type: 'field', read, write}`", versioning);
 	}
 
-	return compileRule(preset.rule, preset.readsBody ?? false, guardedPreset(preset));
+	return compileRule(preset.rule, preset.readsBody ?? false, guardedPreset(preset), isBuiltIn(preset));
 }
 
 /**
@@ -223,7 +247,7 @@ Anything else throws a `TypeError` naming `keys`.
 */
 export function compileKeys(option: KeysOption | undefined): CompiledKeys {
 	if (option === undefined) {
-		return {resolve: resolveDefault, readsBody: false, observe: undefined, preset: undefined};
+		return {resolve: resolveDefault, readsBody: false, observe: undefined, preset: undefined, builtIn: true};
 	}
 
 	if (typeof option === 'function') {
@@ -237,6 +261,7 @@ export function compileKeys(option: KeysOption | undefined): CompiledKeys {
 			readsBody: false,
 			observe: undefined,
 			preset: undefined,
+			builtIn: true,
 		};
 	}
 

@@ -1,6 +1,7 @@
 import {invalid} from '../errors/describe.js';
 import {classify} from './classify.js';
 import {normalizePathname} from './normalize.js';
+import {urlPart} from './request.js';
 import type {KeyPattern, LaneRequest, OperationKind} from './types.js';
 
 /** What a compiled rule decides: canonical, sorted, unique keys and the kind. */
@@ -245,7 +246,7 @@ export function compilePatterns(list: readonly KeyPattern[], option = 'keys'): (
 	const entries = list.map((entry, index) => compileEntry(`${option}[${index}]`, entry));
 
 	return request => {
-		const segments = request.url.pathname.split('/').filter(segment => segment !== '');
+		const segments = urlPart(request, 'pathname').split('/').filter(segment => segment !== '');
 		for (const entry of entries) {
 			if (entry.methods !== undefined && !entry.methods.has(request.method) && !entry.methods.has(request.method.toUpperCase())) {
 				continue;

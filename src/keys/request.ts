@@ -139,8 +139,10 @@ info, a valid method that may carry the body, valid headers, a body of text, byt
 `URLSearchParams` (or none), and no `RequestInit` fields but `method`, `headers`, `body` and
 `signal`. It equals what `toLaneRequest(new Request(input, init))` gives. `undefined` for any other
 call: the `Request` path decides (and refuses with a credential-free error where the platform would).
+`builtIn`: only writelane's own code will see the request (`CompiledKeys.builtIn`), so `url` and
+`headers` need not be own properties.
 */
-export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean): LaneRequest | undefined {
+export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | undefined, readsBody: boolean, builtIn = false): LaneRequest | undefined {
 	if (typeof input !== 'string' && !(input instanceof URL)) {
 		return undefined;
 	}
@@ -261,26 +263,26 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 		return {method, url: typeof url === 'string' ? new URL(url) : url, headers, body: parsed};
 	}
 
-	return new DirectLaneRequest(method, url, start, parsed, record as Record<string, string>, impliedType);
+	return new DirectLaneRequest(method, url, start, parsed, record as Record<string, string>, impliedType, builtIn);
 }
 
 /**
 A `LaneRequest` whose headers, given as a plain record, become a `Headers` when first read (most rules
 never read them), and whose URL, when the caller spelled it canonically, becomes a `URL` when first
-read: the rules of writelane's presets read its parts from the string (`urlPart()`). `url` and
-`headers` are own enumerable properties, so a copy (`{...request}`) has them.
+read: the rules of writelane's presets read its parts from the string (`urlPart()`).
+
+For code of the caller's, `url` and `headers` are own enumerable properties, so a copy
+(`{...request}`) has them. Defining them costs about as much as the rest of the request together, so
+a request only writelane's own code sees (`builtIn`) reads them from the prototype instead.
 */
 class DirectLaneRequest implements LaneRequest {
 	declare readonly method: string;
-	declare readonly url: URL;
-	declare readonly headers: Headers;
 	declare readonly body: unknown;
-	static readonly #lazy: PropertyDescriptorMap = {
+	static readonly #own: PropertyDescriptorMap = {
 		url: {
 			enumerable: true,
 			get(this: DirectLaneRequest): URL {
-				this.#url ??= new URL(this.#href);
-				return this.#url;
+				return this.#madeUrl();
 			},
 		},
 		headers: {
@@ -349,10 +351,13 @@ class DirectLaneRequest implements LaneRequest {
 	#url: URL | undefined;
 	#headers: Headers | undefined;
 
-	constructor(method: string, url: URL | string, pathStart: number, body: unknown, record: Record<string, string>, impliedType: string | undefined) {
+	constructor(method: string, url: URL | string, pathStart: number, body: unknown, record: Record<string, string>, impliedType: string | undefined, builtIn: boolean) {
 		this.method = method;
-		// One shared descriptor map: every instance takes the same shape.
-		Object.defineProperties(this, DirectLaneRequest.#lazy);
+		if (!builtIn) {
+			// One shared descriptor map: every such instance takes the same shape.
+			Object.defineProperties(this, DirectLaneRequest.#own);
+		}
+
 		this.body = body;
 		if (typeof url === 'string') {
 			this.#href = url;
@@ -365,6 +370,19 @@ class DirectLaneRequest implements LaneRequest {
 		this.#pathStart = pathStart;
 		this.#record = record;
 		this.#impliedType = impliedType;
+	}
+
+	get url(): URL {
+		return this.#madeUrl();
+	}
+
+	get headers(): Headers {
+		return this.#made();
+	}
+
+	#madeUrl(): URL {
+		this.#url ??= new URL(this.#href);
+		return this.#url;
 	}
 
 	#made(): Headers {

@@ -146,4 +146,10 @@ export type CompiledKeys = {
 	readonly observe: Preset['observe'] | undefined;
 	/** The preset, when the option was one. */
 	readonly preset: Preset | undefined;
+	/**
+	Every hook that sees a request (the rule, and the preset's `observe`, `learn`, `readUrl` and
+	`bucket`) is writelane's own: the default rule, a pattern list, or a built-in preset as its factory
+	made it. The request may then be one whose `url` and `headers` are not own properties.
+	*/
+	readonly builtIn: boolean;
 };

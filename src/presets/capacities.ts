@@ -1,7 +1,7 @@
 import {invalid, rejectUnknown} from '../errors/describe.js';
 import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
-import {defaultRule} from '../keys/compile.js';
+import {builtInPreset, defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
 import {urlPart} from '../keys/request.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, PresetLearn} from '../keys/types.js';
@@ -418,7 +418,7 @@ export function capacities(options?: CapacitiesOptions): Preset {
 
 	const readLocation = (request: LaneRequest): URL | undefined => readUrl(request, owners);
 	if (owners === undefined) {
-		return {name: 'capacities', rule, readsBody: true, bucket, readUrl: readLocation};
+		return builtInPreset({name: 'capacities', rule, readsBody: true, bucket, readUrl: readLocation});
 	}
 
 	// `GET /object` answers with the object's block tree: which object owns each block.
@@ -430,5 +430,5 @@ export function capacities(options?: CapacitiesOptions): Preset {
 		},
 	};
 
-	return {name: 'capacities', rule, readsBody: true, learn: learnOwners, bucket, readUrl: readLocation};
+	return builtInPreset({name: 'capacities', rule, readsBody: true, learn: learnOwners, bucket, readUrl: readLocation});
 }

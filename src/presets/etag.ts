@@ -1,5 +1,5 @@
 import {invalid} from '../errors/describe.js';
-import {defaultRule} from '../keys/compile.js';
+import {builtInPreset, defaultRule} from '../keys/compile.js';
 import {compilePatterns} from '../keys/patterns.js';
 import type {KeyPattern, KeyRule, Preset} from '../keys/types.js';
 import {optionsObject} from './json.js';
@@ -83,11 +83,11 @@ const lanes = createLanes({keys: etag({keys: ['/v1/records/:id/**']})});
 */
 export function etag(options?: EtagOptions): Preset {
 	const {rule, readsBody} = keyRule(optionsObject(options).keys);
-	return {
+	return builtInPreset({
 		name: 'etag',
 		rule,
 		readsBody,
 		versioning: {type: 'etag'},
 		isConflict: isStaleVersion,
-	};
+	});
 }

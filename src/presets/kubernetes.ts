@@ -1,7 +1,7 @@
 import {invalid} from '../errors/describe.js';
 import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
-import {defaultRule} from '../keys/compile.js';
+import {builtInPreset, defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, Preset, Versioning} from '../keys/types.js';
 import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments, textSegment} from './json.js';
 
@@ -172,11 +172,11 @@ export function kubernetes(options?: KubernetesOptions): Preset {
 		return resourceLane(request, rest, plural => pathSegment(plural) + suffix);
 	};
 
-	return {
+	return builtInPreset({
 		name: 'kubernetes',
 		rule,
 		readsBody: true,
 		versioning: resourceVersion,
 		isConflict: (status, body) => status === 409 && field(body, 'reason') === 'Conflict',
-	};
+	});
 }

@@ -1,7 +1,7 @@
 import {invalid} from '../errors/describe.js';
 import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
-import {defaultRule} from '../keys/compile.js';
+import {builtInPreset, defaultRule} from '../keys/compile.js';
 import {BoundedMap} from '../keys/lru.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, PresetLearn} from '../keys/types.js';
 import {field, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments} from './json.js';
@@ -309,7 +309,7 @@ export function notion(options?: NotionOptions): Preset {
 	} satisfies Preset;
 
 	if (pages === undefined) {
-		return preset;
+		return builtInPreset(preset);
 	}
 
 	// Pages, blocks, searches and queries answer with what each block's page is.
@@ -323,5 +323,5 @@ export function notion(options?: NotionOptions): Preset {
 		},
 	};
 
-	return {...preset, learn};
+	return builtInPreset({...preset, learn});
 }

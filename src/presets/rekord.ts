@@ -1,7 +1,7 @@
 import {invalid} from '../errors/describe.js';
 import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
-import {defaultRule} from '../keys/compile.js';
+import {builtInPreset, defaultRule} from '../keys/compile.js';
 import {normalizePathname} from '../keys/normalize.js';
 import type {KeyDecision, KeyRule, Preset} from '../keys/types.js';
 import {basePathSegments, field, optionsObject, pathSegment, pathSegments} from './json.js';
@@ -105,11 +105,11 @@ export function rekord(options?: RekordOptions): Preset {
 		return {keys: request.method === 'POST' ? undefined : collection, kind: 'write'} satisfies KeyDecision;
 	};
 
-	return {
+	return builtInPreset({
 		name: 'rekord',
 		rule,
 		readsBody: false,
 		versioning: {type: 'etag'},
 		isConflict: (status, body) => status === 412 && field(body, 'error', 'code') === 'precondition_failed',
-	};
+	});
 }

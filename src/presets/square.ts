@@ -1,7 +1,7 @@
 import {invalid} from '../errors/describe.js';
 import {defaults} from '../options.js';
 import {classify} from '../keys/classify.js';
-import {defaultRule} from '../keys/compile.js';
+import {builtInPreset, defaultRule} from '../keys/compile.js';
 import type {KeyDecision, KeyRule, LaneRequest, OperationKind, Preset, Versioning} from '../keys/types.js';
 import {field, hasErrorCode, isRecord, nonEmpty, optionsObject, pathSegment, pathSegments, strings, textSegment} from './json.js';
 
@@ -391,7 +391,7 @@ export function square(options?: SquareOptions): Preset {
 		return words === undefined ? defaultRule(request) : collectionLane(request, segments[1], words, rest);
 	};
 
-	return {
+	return builtInPreset({
 		name: 'square',
 		rule,
 		readsBody: true,
@@ -399,5 +399,5 @@ export function square(options?: SquareOptions): Preset {
 		isConflict: (status, body) => (status === 400 || status === 409) && hasErrorCode(body, conflictCodes),
 		idempotency: {bodyField: 'idempotency_key'},
 		readUrl: upsertedObject,
-	};
+	});
 }
