@@ -331,7 +331,7 @@ class DirectLaneRequest implements LaneRequest {
 	}
 
 	/** `defaultKey(request.url)`, from the URL's canonical spelling where the request holds one (see `urlPart()`). */
-	static defaultKey(request: LaneRequest): string {
+	static defaultKeyOf(request: LaneRequest): string {
 		if (!(#url in request) || request.#url !== undefined) {
 			return defaultKey(request.url);
 		}
@@ -404,7 +404,7 @@ export type UrlPart = 'href' | 'origin' | 'pathname' | 'search';
 export const urlPart = DirectLaneRequest.urlPart;
 
 /** `defaultKey(request.url)`, without building the URL where the request holds its canonical spelling. */
-export const defaultKeyOf = DirectLaneRequest.defaultKey;
+export const defaultKeyOf = DirectLaneRequest.defaultKeyOf;
 
 /** The header record `directLaneRequest()` checked and copied for `request`; `undefined` for any other request. */
 export const checkedHeaders = DirectLaneRequest.record;
