@@ -298,54 +298,59 @@ class DirectLaneRequest implements LaneRequest {
 		return #record in request ? request.#record : undefined;
 	}
 
+	/** The request, when it holds its URL's canonical spelling and nothing has built a `URL` from it yet. */
+	static #spelled(request: LaneRequest): DirectLaneRequest | undefined {
+		return #url in request && request.#url === undefined ? request : undefined;
+	}
+
 	/**
 	`request.url[part]`, read from the URL's canonical spelling when the request holds one and no rule
 	has built its `URL` yet, so that a preset's rule costs no URL parse.
 	*/
 	static urlPart(request: LaneRequest, part: UrlPart): string {
-		if (!(#url in request) || request.#url !== undefined) {
+		const spelled = DirectLaneRequest.#spelled(request);
+		if (spelled === undefined) {
 			return request.url[part];
 		}
 
-		const href = request.#href;
-		const start = request.#pathStart;
+		const href = spelled.#href;
 		switch (part) {
 			case 'href': {
 				return href;
 			}
 
 			case 'origin': {
-				return href.slice(0, start);
+				return href.slice(0, spelled.#pathStart);
 			}
 
 			case 'pathname': {
-				const query = href.indexOf('?', start);
-				return query === -1 ? href.slice(start) : href.slice(start, query);
+				return href.slice(spelled.#pathStart, spelled.#queryStart);
 			}
 
 			case 'search': {
-				const query = href.indexOf('?', start);
-				return query === -1 ? '' : href.slice(query);
+				return href.slice(spelled.#queryStart);
 			}
 		}
 	}
 
 	/** `defaultKey(request.url)`, from the URL's canonical spelling where the request holds one (see `urlPart()`). */
 	static defaultKeyOf(request: LaneRequest): string {
-		if (!(#url in request) || request.#url !== undefined) {
+		const spelled = DirectLaneRequest.#spelled(request);
+		if (spelled === undefined) {
 			return defaultKey(request.url);
 		}
 
-		const href = request.#href;
-		const start = request.#pathStart;
-		const query = href.indexOf('?', start);
-		const end = query === -1 ? href.length : query;
+		const href = spelled.#href;
+		const start = spelled.#pathStart;
+		const end = spelled.#queryStart;
 		// A canonical spelling has no default port, no root dot and a normal path: host[:port] and the path as they are.
 		return canonicalKey(href.slice(href.indexOf('//') + 2, end - start === 1 ? start : end), 'url');
 	}
 
 	readonly #href: string;
 	readonly #pathStart: number;
+	/** Where the query starts in `#href` (at its `?`), or `#href.length` when it has none. */
+	readonly #queryStart: number;
 	readonly #record: Record<string, string>;
 	readonly #impliedType: string | undefined;
 	#url: URL | undefined;
@@ -360,10 +365,13 @@ class DirectLaneRequest implements LaneRequest {
 
 		this.body = body;
 		if (typeof url === 'string') {
+			const query = url.indexOf('?', pathStart);
 			this.#href = url;
+			this.#queryStart = query === -1 ? url.length : query;
 			this.#url = undefined;
 		} else {
 			this.#href = '';
+			this.#queryStart = 0;
 			this.#url = url;
 		}
 
