@@ -133,6 +133,11 @@ async function repetition(method, count, order) {
 }
 
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** The first and third quartiles (nearest rank): where the middle half of the repetitions' ratios lie. */
+const quartiles = values => {
+	const sorted = [...values].sort((a, b) => a - b);
+	return [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil(((sorted.length - 1) * 3) / 4)]];
+};
 const names = Object.keys(contenders).filter(name => options.only === undefined || name === options.only);
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
 const rows = [];
@@ -154,19 +159,21 @@ for (const method of chosen) {
 			failed = true;
 		}
 		const added = ratio === undefined ? undefined : median(runs.map(run => ((run[name] - run.fetch) * 1000) / requests));
-		rows.push({method, name, ms, perSecond: (requests / ms) * 1000, ratio, added});
+		const spread = ratio === undefined ? undefined : quartiles(runs.map(run => run[name] / run.fetch));
+		rows.push({method, name, ms, perSecond: (requests / ms) * 1000, ratio, spread, added});
 	}
 }
 server?.kill();
 
 const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
 console.log(`\nHTTP overhead: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions (target: lanes.fetch <= ${target} x fetch)\n`);
-console.log('| method | contender | ms | requests/s | x fetch | µs added per request |');
-console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+console.log('| method | contender | ms | requests/s | x fetch | middle half of the ratios | µs added per request |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
 for (const row of rows) {
 	const ratio = row.ratio === undefined ? '' : row.ratio.toFixed(3);
+	const spread = row.spread === undefined || row.name === 'fetch' ? '' : `${row.spread[0].toFixed(3)}–${row.spread[1].toFixed(3)}`;
 	const added = row.added === undefined || row.name === 'fetch' ? '' : row.added.toFixed(1);
-	console.log(`| ${row.method} | ${row.name} | ${row.ms.toFixed(0)} | ${row.perSecond.toFixed(0)} | ${ratio} | ${added} |`);
+	console.log(`| ${row.method} | ${row.name} | ${row.ms.toFixed(0)} | ${row.perSecond.toFixed(0)} | ${ratio} | ${spread} | ${added} |`);
 }
 // The target is about the network path; in-process, the ratio only says how cheap the transport is.
 if (options.check && failed && !options.instant) {
