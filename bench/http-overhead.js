@@ -154,12 +154,13 @@ for (const method of chosen) {
 		const ms = median(runs.map(run => run[name]));
 		// Each repetition's own ratio (its contenders ran back to back), then their median: a slow
 		// spell of the machine moves one repetition, not the comparison.
-		const ratio = names.includes('fetch') ? median(runs.map(run => run[name] / run.fetch)) : undefined;
+		const ratios = names.includes('fetch') ? runs.map(run => run[name] / run.fetch) : undefined;
+		const ratio = ratios === undefined ? undefined : median(ratios);
 		if (name === 'lanes.fetch' && ratio !== undefined && ratio > target) {
 			failed = true;
 		}
 		const added = ratio === undefined ? undefined : median(runs.map(run => ((run[name] - run.fetch) * 1000) / requests));
-		const spread = ratio === undefined ? undefined : quartiles(runs.map(run => run[name] / run.fetch));
+		const spread = ratios === undefined ? undefined : quartiles(ratios);
 		rows.push({method, name, ms, perSecond: (requests / ms) * 1000, ratio, spread, added});
 	}
 }
