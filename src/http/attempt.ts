@@ -69,6 +69,12 @@ export type AttemptOptions = {
 	@default true
 	*/
 	readonly inFlight?: boolean | undefined;
+	/**
+	Takes over a failure that leaves the outcome unknown (see `inFlight`): its promise is the attempt's
+	outcome instead of the rejection with `InFlightFailure`, so a write needs no handler of its own
+	behind every exchange.
+	*/
+	readonly onInFlight?: ((failure: InFlightFailure) => Promise<never>) | undefined;
 };
 
 /**
@@ -250,9 +256,10 @@ class Attempt {
 	/**
 	Throws `error` as it is or, when a request may have reached the server without an answer saying so,
 	wrapped in `InFlightFailure`: with the abort reason when the caller aborted, whatever the transport
-	made of it. With `inFlight: false`, that error or abort reason is thrown unwrapped.
+	made of it. With `inFlight: false`, that error or abort reason is thrown unwrapped; with
+	`onInFlight`, the failure goes to it instead.
 	*/
-	#giveUp(error: unknown): never {
+	#giveUp(error: unknown): Promise<never> {
 		if (!this.#inDoubt) {
 			throw error;
 		}
@@ -260,7 +267,17 @@ class Attempt {
 		const {signal} = this.#outgoing;
 		const aborted = signal?.aborted === true;
 		const cause = aborted ? signal!.reason : error;
-		throw this.#options.inFlight === false ? cause : new InFlightFailure(cause, aborted);
+		const options = this.#options;
+		if (options.inFlight === false) {
+			throw cause;
+		}
+
+		const failure = new InFlightFailure(cause, aborted);
+		if (options.onInFlight === undefined) {
+			throw failure;
+		}
+
+		return options.onInFlight(failure);
 	}
 }
 

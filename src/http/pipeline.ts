@@ -4,7 +4,7 @@ import {urlPart} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import type {Contention} from '../occ/contention.js';
 import type {UncertainPolicy} from '../occ/uncertain.js';
-import {attempt, type HttpDeps, InFlightFailure, summaryOf} from './attempt.js';
+import {attempt, type HttpDeps, type InFlightFailure, summaryOf} from './attempt.js';
 import type {Coalescer} from './coalesce.js';
 import {withIdempotencyKey} from './idempotency.js';
 import {requestIdentity} from './identity.js';
@@ -250,12 +250,11 @@ export class Pipeline {
 			return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, idempotent: call.idempotent, inFlight: false});
 		}
 
-		return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, idempotent: call.idempotent}).catch((error: unknown) => {
-			if (!(error instanceof InFlightFailure)) {
-				throw error;
-			}
-
-			return this.uncertain(context, call, error, transport, report);
+		return attempt(this.deps, transport, call.outgoing, {
+			context,
+			laneRequest: call.laneRequest,
+			idempotent: call.idempotent,
+			onInFlight: failure => this.uncertain(context, call, failure, transport, report),
 		});
 	}
 
