@@ -473,3 +473,25 @@ test('key fuzz - URLs taken as spelled: the usual API URLs, and not the spelling
 		expect(canonicalPathStart(url)).toBe(-1);
 	}
 });
+
+test('key fuzz - the URL remembered as canonical answers only for itself', () => {
+	const a = 'http://127.0.0.1:8080/object';
+	const start = pathStart(a);
+	expect(canonicalPathStart(a)).toBe(start);
+	// The same spelling built anew, then spellings that differ from it by one character.
+	expect(canonicalPathStart(['http://127.0.0.1:8080', 'object'].join('/'))).toBe(start);
+	for (const url of ['http://127.0.0.1:8080/objec/', 'http://127.0.0.1:0080/object', 'http://127.0.0.1:8080/objec?', `${a}/`, 'http://127.0.0.1:80/object']) {
+		expect(canonicalPathStart(url)).toBe(-1);
+		expect(canonicalPathStart(a)).toBe(start);
+	}
+
+	const other = 'http://127.0.0.1:8080/Object';
+	expect(canonicalPathStart(other)).toBe(pathStart(other));
+	expect(canonicalPathStart(a)).toBe(start);
+
+	// A refused spelling does not replace what is remembered, and a later canonical one does.
+	expect(canonicalPathStart('http://EXAMPLE.com/')).toBe(-1);
+	expect(canonicalPathStart(a)).toBe(start);
+	expect(canonicalPathStart('https://api.example.com/v1/x?y=1')).toBe(pathStart('https://api.example.com/v1/x?y=1'));
+	expect(canonicalPathStart(a)).toBe(start);
+});

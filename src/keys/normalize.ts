@@ -312,8 +312,28 @@ punycode label) or an IPv4 address in its shortest form, an optional port (no le
 scheme's default, at most 65535), a path, and an optional non-empty query, both of characters the
 parser never changes (`isPlainCode()`), with nothing for `normalizePathname()` to do; no user info,
 no fragment. Most URLs an API client builds pass; for them no `URL` needs to be built.
+
+The last URL found canonical is remembered: a client that writes to one endpoint (`PATCH /object`)
+sends the same URL again and again, and comparing two strings costs less than reading one.
 */
 export function canonicalPathStart(input: string): number {
+	if (input === lastCanonical) {
+		return lastStart;
+	}
+
+	const start = scanCanonical(input);
+	if (start !== -1) {
+		lastCanonical = input;
+		lastStart = start;
+	}
+
+	return start;
+}
+
+let lastCanonical: string | undefined;
+let lastStart = -1;
+
+function scanCanonical(input: string): number {
 	let index: number;
 	if (input.startsWith('https://')) {
 		index = 8;

@@ -10,6 +10,11 @@ export function isJsonContentType(contentType: string | null): boolean {
 		return false;
 	}
 
+	// The usual spelling, without the copies the general case makes.
+	if (contentType === 'application/json') {
+		return true;
+	}
+
 	const semicolon = contentType.indexOf(';');
 	const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 	return type === 'application/json' || (type.endsWith('+json') && type.includes('/'));
