@@ -226,26 +226,25 @@ export async function update<T, W = T>(
 
 					const write = await pipeline.keyed(await prepare(options.writeUrl ?? url, writeInit, deps.keys));
 					const writeSummary = summaryOf(write.laneRequest);
-					let response: Response;
-					try {
-						response = await attempt(deps, transport, write.outgoing, {context, laneRequest: write.laneRequest, summary: writeSummary, idempotent: write.idempotent});
-					} catch (error) {
-						if (!(error instanceof InFlightFailure)) {
-							throw error;
-						}
+					const response = await attempt(deps, transport, write.outgoing, {
+						context,
+						laneRequest: write.laneRequest,
+						summary: writeSummary,
+						idempotent: write.idempotent,
+						onInFlight(failure) {
+							const before = versionOf(write.outgoing.headers.get('if-match'), body, versioning);
+							// The read again, without the caller's signal (it may be what aborted).
+							const readBack: Prepared = {...read, outgoing: read.outgoing.with({signal: null})};
+							return pipeline.uncertain(context, write, failure, transport, report, async () => {
+								if (before === undefined) {
+									return undefined;
+								}
 
-						const before = versionOf(write.outgoing.headers.get('if-match'), body, versioning);
-						// The read again, without the caller's signal (it may be what aborted).
-						const readBack: Prepared = {...read, outgoing: read.outgoing.with({signal: null})};
-						return pipeline.uncertain(context, write, error, transport, report, async () => {
-							if (before === undefined) {
-								return undefined;
-							}
-
-							const after = await versionNow(deps, transport, context, readBack);
-							return after === undefined ? undefined : before !== after;
-						});
-					}
+								const after = await versionNow(deps, transport, context, readBack);
+								return after === undefined ? undefined : before !== after;
+							});
+						},
+					});
 
 					if (response.ok) {
 						return {value: next, written: true, response, attempts: number};
