@@ -494,4 +494,18 @@ test('key fuzz - the URL remembered as canonical answers only for itself', () =>
 	expect(canonicalPathStart(a)).toBe(start);
 	expect(canonicalPathStart('https://api.example.com/v1/x?y=1')).toBe(pathStart('https://api.example.com/v1/x?y=1'));
 	expect(canonicalPathStart(a)).toBe(start);
+
+	// The remembered origin (scheme, host, port) spares reading it again, and only when the path follows it at once.
+	for (const url of [`${a}?id=1`, 'http://127.0.0.1:8080/other/path?q=a%20b&r=?', 'http://127.0.0.1:8080/']) {
+		expect(canonicalPathStart(url)).toBe(start);
+	}
+
+	for (const url of ['http://127.0.0.1:80801/object', 'http://127.0.0.1:8080./object', 'http://127.0.0.1:8080/obj%41?x', 'http://127.0.0.1:8080/a?', 'http://127.0.0.1:8080/a?b#c', "http://127.0.0.1:8080/a?b'", 'http://127.0.0.1:8080/a/./b?x', 'http://127.0.0.1:8080/a\\b']) {
+		expect(canonicalPathStart(url)).toBe(-1);
+	}
+
+	// Another origin of the same length is read in full, and then remembered.
+	expect(canonicalPathStart('http://127.0.0.2:8080/object?id=2')).toBe(start);
+	expect(canonicalPathStart('http://127.0.0.2:0080/object')).toBe(-1);
+	expect(canonicalPathStart('http://127.0.0.1:8080/object?id=3')).toBe(start);
 });

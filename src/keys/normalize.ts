@@ -260,24 +260,6 @@ function isLabelCode(code: number): boolean {
 	return (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 45;
 }
 
-/**
-A path or query character the URL parser never escapes, decodes or otherwise changes in an http(s)
-URL and that `normalizePathname()` leaves as it is: unreserved, sub-delimiters, `:`, `@` and `/`.
-(No `%`, no `'`, which a query escapes, no `\`, which the parser reads as `/`.)
-*/
-function isPlainCode(code: number): boolean {
-	return (
-		(code >= 97 && code <= 122) ||
-		(code >= 64 && code <= 90) ||
-		(code >= 38 && code <= 59 && code !== 39) ||
-		code === 33 ||
-		code === 36 ||
-		code === 61 ||
-		code === 95 ||
-		code === 126
-	);
-}
-
 /** Whether `host.slice(start, end)` is an IPv4 address as the parser spells it: four decimal parts 0-255, no leading zeros. */
 function isDottedQuad(host: string, start: number, end: number): boolean {
 	let parts = 0;
@@ -310,30 +292,42 @@ when that is not certain, and the caller parses. Certain means: a lower-case `ht
 a host of lower-case name labels (`a-z 0-9 -`, the last starting with a letter, none an `xn--`
 punycode label) or an IPv4 address in its shortest form, an optional port (no leading zero, not the
 scheme's default, at most 65535), a path, and an optional non-empty query, both of characters the
-parser never changes (`isPlainCode()`), with nothing for `normalizePathname()` to do; no user info,
+parser never changes (`notPlainInPath`), with nothing for `normalizePathname()` to do; no user info,
 no fragment. Most URLs an API client builds pass; for them no `URL` needs to be built.
 
-The last URL found canonical is remembered: a client that writes to one endpoint (`PATCH /object`)
-sends the same URL again and again, and comparing two strings costs less than reading one.
+The last URL found canonical is remembered, and so is its origin: a client that writes to one
+endpoint (`PATCH /object`) sends the same URL again and again, and one that reads (`GET /object?id=`)
+the same origin, and comparing two strings costs less than reading one.
 */
 export function canonicalPathStart(input: string): number {
 	if (input === lastCanonical) {
 		return lastStart;
 	}
 
-	const start = scanCanonical(input);
-	if (start !== -1) {
-		lastCanonical = input;
-		lastStart = start;
+	// Everything up to the path's `/` is what was found canonical last time: only the rest is read.
+	const origin = lastOrigin;
+	const known = origin !== undefined && input.startsWith(origin) && input.charCodeAt(origin.length) === slash;
+	const start = known ? origin.length : scanOrigin(input);
+	if (start === -1 || !isCanonicalRest(input, start)) {
+		return -1;
 	}
 
+	if (!known) {
+		lastOrigin = input.slice(0, start);
+	}
+
+	lastCanonical = input;
+	lastStart = start;
 	return start;
 }
 
 let lastCanonical: string | undefined;
 let lastStart = -1;
+/** The part before the path of `lastCanonical` (scheme, host and port). */
+let lastOrigin: string | undefined;
 
-function scanCanonical(input: string): number {
+/** Where the path starts when the scheme, host and port of `input` are certainly canonical (see `canonicalPathStart()`); else -1. */
+function scanOrigin(input: string): number {
 	let index: number;
 	if (input.startsWith('https://')) {
 		index = 8;
@@ -386,41 +380,35 @@ function scanCanonical(input: string): number {
 		}
 	}
 
-	if (code !== slash) {
-		return -1;
+	return code === slash ? index : -1;
+}
+
+/**
+The first character (from `lastIndex` on) of a path that is not plain: the URL parser never escapes,
+decodes or otherwise changes a plain path or query character in an http(s) URL, and
+`normalizePathname()` leaves it as it is. Plain are the unreserved characters, the sub-delimiters,
+`:`, `@` and `/`; not `%`, not `'`, which a query escapes, not `\`, which the parser reads as `/`. A
+`?`, where the query starts, is found as not plain. A match leaves `lastIndex` just after it.
+*/
+const notPlainInPath = /[^!$&(-;=@-Z_a-z~]/g;
+/** The same for a query, which also keeps `%` and `?` as they are. */
+const notPlainInQuery = /[^!$%&(-;=?@-Z_a-z~]/g;
+
+/** Whether the path of `input` from `start` and its query (if any) are certainly canonical (see `canonicalPathStart()`). */
+function isCanonicalRest(input: string, start: number): boolean {
+	notPlainInPath.lastIndex = start;
+	if (!notPlainInPath.test(input)) {
+		return !needsWork(input, start, input.length);
 	}
 
-	const start = index;
-	for (; index < input.length; index++) {
-		code = input.charCodeAt(index);
-		if (code === 63) {
-			break;
-		}
-
-		if (!isPlainCode(code)) {
-			return -1;
-		}
+	const query = notPlainInPath.lastIndex - 1;
+	// A query must not be empty (`?` alone at the end is dropped by the parser).
+	if (input.charCodeAt(query) !== 63 || query === input.length - 1 || needsWork(input, start, query)) {
+		return false;
 	}
 
-	if (needsWork(input, start, index)) {
-		return -1;
-	}
-
-	if (index < input.length) {
-		if (index === input.length - 1) {
-			return -1;
-		}
-
-		for (index++; index < input.length; index++) {
-			code = input.charCodeAt(index);
-			// The query also keeps `%` and `?` as they are.
-			if (!isPlainCode(code) && code !== 37 && code !== 63) {
-				return -1;
-			}
-		}
-	}
-
-	return start;
+	notPlainInQuery.lastIndex = query + 1;
+	return !notPlainInQuery.test(input);
 }
 
 /** `normalizeUrl()` of an http(s) URL the caller owns (just parsed): normalizes `url` itself, without another parse. */
