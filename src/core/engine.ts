@@ -924,11 +924,21 @@ export class Engine {
 		return nodes;
 	}
 
+	/** The parent `#node()` found last (checked for `deleted` before it is used again). */
+	#lastParent: Node | undefined = undefined;
+
 	#node(key: string): Node {
 		let node = this.#nodes.get(key);
 		if (node === undefined) {
 			const slash = key.lastIndexOf('/');
-			const parent = slash === -1 ? undefined : this.#node(key.slice(0, slash));
+			let parent: Node | undefined;
+			if (slash !== -1) {
+				// Keys of one collection (`objects/<id>`) share their parent: the one found last needs no lookup.
+				const last = this.#lastParent;
+				parent = last !== undefined && !last.deleted && last.key.length === slash && key.startsWith(last.key) ? last : this.#node(key.slice(0, slash));
+				this.#lastParent = parent;
+			}
+
 			node = new Node(key, parent);
 			this.#nodes.set(key, node);
 			if (parent) {
