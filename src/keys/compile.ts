@@ -1,5 +1,5 @@
 import {describe, fields, invalid, rejectUnknown} from '../errors/describe.js';
-import {canonicalKey, sortedUnique} from './key.js';
+import {canonicalKey, isCanonicalKey, sortedUnique} from './key.js';
 import {HookError} from '../errors/errors.js';
 import {classify} from './classify.js';
 import {compilePatterns, type Resolved} from './patterns.js';
@@ -23,15 +23,16 @@ function resultError(path: string, expected: string, value: unknown): TypeError 
 	return new TypeError(`Expected the key rule's result${path} to be ${expected}, got ${describe(value)}`);
 }
 
-function ruleKey(value: unknown, path: string): string {
+/** `index`: where the key is in the array the rule returned (its path is spelled only for an error). */
+function ruleKey(value: unknown, path: string, index?: number): string {
 	if (typeof value !== 'string') {
-		throw resultError(path, 'a key (a non-empty string)', value);
+		throw resultError(index === undefined ? path : `${path}[${index}]`, 'a key (a non-empty string)', value);
 	}
 
 	try {
 		return canonicalKey(value);
 	} catch {
-		throw resultError(path, 'a key with at least one segment', value);
+		throw resultError(index === undefined ? path : `${path}[${index}]`, 'a key with at least one segment', value);
 	}
 }
 
@@ -48,7 +49,7 @@ function ruleKeys(value: unknown, path: string): readonly string[] {
 		throw resultError(path, 'a key, an array of keys or undefined', value);
 	}
 
-	return sortedUnique(value.map((key: unknown, index) => ruleKey(key, `${path}[${index}]`)));
+	return sortedUnique(value.map((key: unknown, index) => ruleKey(key, path, index)));
 }
 
 /** Validates what a user's rule returned; a rule is user code, so its result is checked on every call. */
@@ -71,6 +72,21 @@ export function resolveDecision(decision: KeyDecision, method: string): Resolved
 	}
 
 	return {keys: ruleKeys(keys, '.keys'), kind: (kind as OperationKind | undefined) ?? classify(method)};
+}
+
+/**
+A decision of writelane's own rules, which return a fresh `{keys, kind}` each time: one canonical key
+and a kind is the result as it is; anything else goes through `resolveDecision()`.
+*/
+function ownDecision(decision: KeyDecision, method: string): Resolved {
+	if (typeof decision === 'object' && decision !== null && !Array.isArray(decision)) {
+		const {keys, kind} = decision as {readonly keys?: unknown; readonly kind?: OperationKind};
+		if (kind !== undefined && Array.isArray(keys) && keys.length === 1 && typeof keys[0] === 'string' && isCanonicalKey(keys[0])) {
+			return decision as Resolved;
+		}
+	}
+
+	return resolveDecision(decision, method);
 }
 
 /** The hooks of writelane's own presets that see a request; they read its properties and never copy or enumerate it. */
@@ -132,7 +148,7 @@ function compileRule(rule: KeyRule, readsBody: boolean, preset: Preset | undefin
 				throw hookError(preset, 'rule', error, request);
 			}
 
-			return resolveDecision(decision, request.method);
+			return builtIn ? ownDecision(decision, request.method) : resolveDecision(decision, request.method);
 		},
 		readsBody,
 		observe: preset?.observe,

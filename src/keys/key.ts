@@ -7,18 +7,17 @@ Canonical spelling of a lane key: `/`-separated segments without leading, traili
 slashes, so `'/objects//9f2c/'` and `'objects/9f2c'` name one lane. Throws a `TypeError` naming
 `option` for anything that is not a string with at least one segment.
 */
+/** Whether `key` is spelled canonically already: what `canonicalKey()` returns as it is. */
+export function isCanonicalKey(key: string): boolean {
+	return key.length > 0 && key.charCodeAt(0) !== slash && key.charCodeAt(key.length - 1) !== slash && !key.includes('//');
+}
+
 export function canonicalKey(value: unknown, option = 'key'): string {
 	if (typeof value !== 'string') {
 		throw invalid(option, 'a non-empty string', value);
 	}
 
-	// Fast path: already canonical.
-	if (
-		value.length > 0 &&
-		value.charCodeAt(0) !== slash &&
-		value.charCodeAt(value.length - 1) !== slash &&
-		!value.includes('//')
-	) {
+	if (isCanonicalKey(value)) {
 		return value;
 	}
 
