@@ -89,7 +89,7 @@ function toCall(keyed: Keyed, keys: readonly string[], kind: OperationKind, decl
 	return new HttpCall(keyed.outgoing, keyed.laneRequest, keyed.idempotent, keys, kind, decline);
 }
 
-/** One key goes to the engine as a string: its fast path for plain writes takes only that. */
+/** One key of a write goes to the engine as a string: its fast path for plain writes takes only that. */
 function laneKeys(keys: readonly string[]): string | readonly string[] {
 	return keys.length === 1 ? keys[0]! : keys;
 }
@@ -287,7 +287,8 @@ export class Pipeline {
 		const {signal} = call.outgoing;
 		const options = signal === undefined ? undefined : {signal};
 		if (call.kind !== 'write') {
-			return engine.run(laneKeys(call.keys), call.kind, context => this.exchange(context, call, transport), options, this.#summary(call));
+			// As an array: a parallel read that starts at once keeps it (a single key would be wrapped in a new one).
+			return engine.run(call.keys, call.kind, context => this.exchange(context, call, transport), options, this.#summary(call));
 		}
 
 		// An uncertain outcome reaches the caller at once (`reject`); the lane stays held for the policy (see failUncertain()).
