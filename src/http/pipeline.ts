@@ -4,7 +4,7 @@ import {urlPart} from '../keys/request.js';
 import type {LaneRequest, OperationKind} from '../keys/types.js';
 import type {Contention} from '../occ/contention.js';
 import type {UncertainPolicy} from '../occ/uncertain.js';
-import {attempt, type HttpDeps, type InFlightFailure, summaryOf} from './attempt.js';
+import {type AttemptOptions, attempt, type HttpDeps, type InFlightFailure, summaryOf} from './attempt.js';
 import type {Coalescer} from './coalesce.js';
 import {withIdempotencyKey} from './idempotency.js';
 import {requestIdentity} from './identity.js';
@@ -96,6 +96,27 @@ function laneKeys(keys: readonly string[]): string | readonly string[] {
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 	return typeof (value as {then?: unknown} | undefined)?.then === 'function';
+}
+
+/** The attempt options of a write: one object, whose `onInFlight` hands an unknown outcome to the pipeline's `uncertain` policy. */
+class WriteAttempt implements AttemptOptions {
+	readonly laneRequest: LaneRequest;
+	readonly idempotent: boolean;
+
+	constructor(
+		readonly pipeline: Pipeline,
+		readonly context: LaneContext,
+		readonly call: Call,
+		readonly transport: Transport,
+		readonly report: ((error: unknown) => void) | undefined,
+	) {
+		this.laneRequest = call.laneRequest;
+		this.idempotent = call.idempotent;
+	}
+
+	onInFlight(failure: InFlightFailure): Promise<never> {
+		return this.pipeline.uncertain(this.context, this.call, failure, this.transport, this.report);
+	}
 }
 
 /**
@@ -250,12 +271,7 @@ export class Pipeline {
 			return attempt(this.deps, transport, call.outgoing, {context, laneRequest: call.laneRequest, idempotent: call.idempotent, inFlight: false});
 		}
 
-		return attempt(this.deps, transport, call.outgoing, {
-			context,
-			laneRequest: call.laneRequest,
-			idempotent: call.idempotent,
-			onInFlight: failure => this.uncertain(context, call, failure, transport, report),
-		});
+		return attempt(this.deps, transport, call.outgoing, new WriteAttempt(this, context, call, transport, report));
 	}
 
 	/**
