@@ -3,6 +3,7 @@
 // `node bench/http-overhead.js --help` for the options; bench/README.md for how to read the output.
 import {fork} from 'node:child_process';
 import {once} from 'node:events';
+import {Session} from 'node:inspector/promises';
 import {resolve as resolvePath} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
@@ -23,6 +24,9 @@ Options
   --method <m>     Only GET or PATCH
   --instant        No server, no sockets: every contender's transport answers at once in-process
                    (what writelane's own work costs per request, without the network stack's noise)
+  --allocations    Instead of times, the bytes each contender allocates per request (V8's sampling
+                   heap profiler, counting what the garbage collector freed too): a figure a busy
+                   machine does not move, and what sets how often the garbage collector runs
   --check          Exit with code 1 when a ratio exceeds the target
   -h, --help       Show this help`;
 
@@ -36,6 +40,7 @@ const {values: options} = parseArgs({
 		method: {type: 'string'},
 		baseline: {type: 'string'},
 		instant: {type: 'boolean', default: false},
+		allocations: {type: 'boolean', default: false},
 		check: {type: 'boolean', default: false},
 		help: {type: 'boolean', short: 'h', default: false},
 	},
@@ -119,14 +124,36 @@ async function timed(send, method, count) {
 }
 
 /**
+Bytes allocated per request for `count` requests through `send`: every allocation V8's sampling heap
+profiler sees (one sample per 128 bytes on average), including what was freed before the end.
+*/
+async function allocated(send, method, count) {
+	const session = new Session();
+	session.connect();
+	await session.post('HeapProfiler.enable');
+	await session.post('HeapProfiler.startSampling', {samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true});
+	await timed(send, method, count);
+	const {profile} = await session.post('HeapProfiler.stopSampling');
+	session.disconnect();
+	let bytes = 0;
+	const pending = [profile.head];
+	while (pending.length > 0) {
+		const node = pending.pop();
+		bytes += node.selfSize;
+		pending.push(...node.children);
+	}
+	return bytes / count;
+}
+
+/**
 One repetition: `count` requests from each contender, one after the other (in `order`), each with an
-instance of its own. Milliseconds per contender.
+instance of its own. Milliseconds per contender (with --allocations: bytes allocated per request).
 */
 async function repetition(method, count, order) {
 	const elapsed = {};
 	for (const name of order) {
 		const {send, close} = contenders[name]();
-		elapsed[name] = await timed(send, method, count);
+		elapsed[name] = options.allocations ? await allocated(send, method, count) : await timed(send, method, count);
 		await close();
 	}
 	return elapsed;
@@ -142,6 +169,10 @@ const names = Object.keys(contenders).filter(name => options.only === undefined 
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
 const rows = [];
 let failed = false;
+if (options.allocations) {
+	await allocations();
+	process.exit(0);
+}
 for (const method of chosen) {
 	// Warm-up: every code path compiled before anything is timed.
 	await repetition(method, Math.min(requests, 2000), names);
@@ -165,6 +196,29 @@ for (const method of chosen) {
 	}
 }
 server?.kill();
+
+/** The --allocations run: medians of the bytes per request, and what each contender adds to plain fetch's. */
+async function allocations() {
+	const table = [];
+	for (const method of chosen) {
+		await repetition(method, Math.min(requests, 2000), names);
+		const runs = [];
+		for (let rep = 0; rep < reps; rep++) {
+			runs.push(await repetition(method, requests, rep % 2 === 0 ? names : [...names].reverse()));
+		}
+		for (const name of names) {
+			const bytes = median(runs.map(run => run[name]));
+			const added = names.includes('fetch') && name !== 'fetch' ? median(runs.map(run => run[name] - run.fetch)) : undefined;
+			table.push(`| ${method} | ${name} | ${bytes.toFixed(0)} | ${added === undefined ? '' : added.toFixed(0)} |`);
+		}
+	}
+	server?.kill();
+	const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
+	console.log(`\nHTTP allocations: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions\n`);
+	console.log('| method | contender | bytes allocated per request | bytes added per request |');
+	console.log('| --- | --- | ---: | ---: |');
+	console.log(table.join('\n'));
+}
 
 const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
 console.log(`\nHTTP overhead: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions (target: lanes.fetch <= ${target} x fetch)\n`);
