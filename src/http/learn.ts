@@ -16,10 +16,12 @@ function learnFrom(lesson: Lesson | undefined, body: unknown): void {
 }
 
 // Shared by every such response: they find their lesson by the response they are called on.
-async function json(this: Taught): Promise<unknown> {
-	const body: unknown = await readJson.call(this);
-	learnFrom(this[lesson], body);
-	return body;
+function json(this: Taught): Promise<unknown> {
+	const taught = this[lesson];
+	return readJson.call(this).then((body: unknown) => {
+		learnFrom(taught, body);
+		return body;
+	});
 }
 
 async function text(this: Taught): Promise<string> {
