@@ -165,6 +165,17 @@ const quartiles = values => {
 	const sorted = [...values].sort((a, b) => a - b);
 	return [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil(((sorted.length - 1) * 3) / 4)]];
 };
+/** A warm-up, then `reps` repetitions of `method` (each contender once per repetition). */
+async function repetitions(method) {
+	// Warm-up: every code path compiled before anything is measured.
+	await repetition(method, Math.min(requests, 2000), names);
+	const runs = [];
+	for (let rep = 0; rep < reps; rep++) {
+		// Alternating the order (A B, B A, …) spreads any drift of the machine over the contenders.
+		runs.push(await repetition(method, requests, rep % 2 === 0 ? names : [...names].reverse()));
+	}
+	return runs;
+}
 const names = Object.keys(contenders).filter(name => options.only === undefined || name === options.only);
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
 const rows = [];
@@ -174,13 +185,7 @@ if (options.allocations) {
 	process.exit(0);
 }
 for (const method of chosen) {
-	// Warm-up: every code path compiled before anything is timed.
-	await repetition(method, Math.min(requests, 2000), names);
-	const runs = [];
-	for (let rep = 0; rep < reps; rep++) {
-		// Alternating the order (A B, B A, …) spreads any drift of the machine over the contenders.
-		runs.push(await repetition(method, requests, rep % 2 === 0 ? names : [...names].reverse()));
-	}
+	const runs = await repetitions(method);
 	for (const name of names) {
 		const ms = median(runs.map(run => run[name]));
 		// Each repetition's own ratio (its contenders ran back to back), then their median: a slow
@@ -201,11 +206,7 @@ server?.kill();
 async function allocations() {
 	const table = [];
 	for (const method of chosen) {
-		await repetition(method, Math.min(requests, 2000), names);
-		const runs = [];
-		for (let rep = 0; rep < reps; rep++) {
-			runs.push(await repetition(method, requests, rep % 2 === 0 ? names : [...names].reverse()));
-		}
+		const runs = await repetitions(method);
 		for (const name of names) {
 			const bytes = median(runs.map(run => run[name]));
 			const added = names.includes('fetch') && name !== 'fetch' ? median(runs.map(run => run[name] - run.fetch)) : undefined;
