@@ -2,16 +2,16 @@ import {invalid} from '../errors/describe.js';
 
 const slash = 47;
 
-/**
-Canonical spelling of a lane key: `/`-separated segments without leading, trailing or repeated
-slashes, so `'/objects//9f2c/'` and `'objects/9f2c'` name one lane. Throws a `TypeError` naming
-`option` for anything that is not a string with at least one segment.
-*/
 /** Whether `key` is spelled canonically already: what `canonicalKey()` returns as it is. */
 export function isCanonicalKey(key: string): boolean {
 	return key.length > 0 && key.charCodeAt(0) !== slash && key.charCodeAt(key.length - 1) !== slash && !key.includes('//');
 }
 
+/**
+Canonical spelling of a lane key: `/`-separated segments without leading, trailing or repeated
+slashes, so `'/objects//9f2c/'` and `'objects/9f2c'` name one lane. Throws a `TypeError` naming
+`option` for anything that is not a string with at least one segment.
+*/
 export function canonicalKey(value: unknown, option = 'key'): string {
 	if (typeof value !== 'string') {
 		throw invalid(option, 'a non-empty string', value);
