@@ -33,6 +33,29 @@ describe.each(paths)('%s', (_name, setup) => {
 		expect(lanes.stats().lanes).toEqual([]);
 	});
 
+	test('.write() - a child of a parent lane that went idle and was cleaned up is under the parent made anew', async () => {
+		const {lanes, options} = setup();
+		const r = recorder();
+		// `objects` is made for `objects/1` and cleaned up with it; `objects/2` must not find the old one.
+		const first = lanes.write('objects/1', r.task('first'), options);
+		await flush();
+		r.finish('first');
+		expect(await first).toBe('first');
+		expect(lanes.stats().lanes).toEqual([]);
+		const child = lanes.write('objects/2', r.task('child'), options);
+		const parent = lanes.write('objects', r.task('parent'), options);
+		const other = lanes.write('objectsx/3', r.task('other'), options);
+		await flush();
+		expect(r.running).toEqual(new Set(['child', 'other']));
+		r.finish('child');
+		await flush();
+		expect(r.running).toEqual(new Set(['other', 'parent']));
+		r.finish('other');
+		r.finish('parent');
+		expect(await Promise.all([child, parent, other])).toEqual(['child', 'parent', 'other']);
+		expect(lanes.stats().lanes).toEqual([]);
+	});
+
 	test('.write() - siblings run in parallel, and so do keys that share only a string prefix', async () => {
 		const {lanes, options} = setup();
 		const r = recorder();
