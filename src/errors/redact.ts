@@ -139,7 +139,7 @@ export function scrub(text: string, secrets: Iterable<string> = []): string {
 	return result;
 }
 
-const secretKey = new RegExp(String.raw`^${secretName}$`, 'i');
+const secretKey = new RegExp(`^${secretName}$`, 'i');
 /** Deeper than this, a parsed body is cut off rather than walked (JSON nests without limit). */
 const maxDepth = 64;
 
