@@ -18,10 +18,14 @@ Options
   --workers <n>    Concurrent callers; no two ever have a request in flight on one object (default 64)
   --reps <n>       Repetitions per method, each running every contender once, back to back, in
                    alternating order; the table shows medians, the ratios of each repetition's own (default 9)
-  --only <name>    Only this contender ('fetch', 'lanes.fetch' or 'baseline'), e.g. under --cpu-prof
+  --only <name>    Only this contender ('fetch', 'lanes.fetch', 'baseline', 'chain' or 'lanes.write'), e.g. under --cpu-prof
   --baseline <dir> Also run lanes.fetch of another build (its dist/ folder) in the same process,
                    as the contender 'baseline': how to compare two versions
   --method <m>     Only GET or PATCH
+  --anchors        Also run two floors of per-object serialization around the same fetch: 'chain' (a
+                   promise chain per object id, kept in a Map) and 'lanes.write' (writelane's lanes,
+                   keyed by the same id, without the HTTP pipeline): what part of lanes.fetch's
+                   overhead any wrapper pays on this machine, and what part the lanes and the pipeline add
   --instant        No server, no sockets: every contender's transport answers at once in-process
                    (what writelane's own work costs per request, without the network stack's noise)
   --allocations    Instead of times, the bytes each contender allocates per request (V8's sampling
@@ -40,6 +44,7 @@ const {values: options} = parseArgs({
 		method: {type: 'string'},
 		baseline: {type: 'string'},
 		instant: {type: 'boolean', default: false},
+		anchors: {type: 'boolean', default: false},
 		allocations: {type: 'boolean', default: false},
 		check: {type: 'boolean', default: false},
 		help: {type: 'boolean', short: 'h', default: false},
@@ -96,6 +101,37 @@ const contenders = {
 		return {send: lanes.fetch, close: () => lanes.close()};
 	},
 };
+if (options.anchors) {
+	// The object a request is about, as the preset finds it: the body's `id` (PATCH) or the `id` query parameter (GET).
+	const idOf = (input, init) => (init?.body === undefined ? new URL(input).searchParams.get('id') : JSON.parse(init.body).id);
+	contenders.chain = () => {
+		const tails = new Map();
+		const send = (input, init) => {
+			const key = `objects/${idOf(input, init)}`;
+			const previous = tails.get(key);
+			const sent = previous === undefined ? transport(input, init) : previous.then(() => transport(input, init));
+			const tail = sent.then(
+				() => undefined,
+				() => undefined,
+			);
+			tails.set(key, tail);
+			tail.then(() => {
+				if (tails.get(key) === tail) {
+					tails.delete(key);
+				}
+			});
+			return sent;
+		};
+
+		return {send, close: async () => {}};
+	};
+
+	contenders['lanes.write'] = () => {
+		const lanes = createLanes({fetch: transport});
+		return {send: (input, init) => lanes.write(`objects/${idOf(input, init)}`, () => transport(input, init)), close: () => lanes.close()};
+	};
+}
+
 if (baseline !== undefined) {
 	contenders.baseline = () => {
 		const lanes = baseline.createLanes({keys: baseline.capacities(), fetch: transport});
