@@ -1189,7 +1189,8 @@ export class Engine {
 
 	/** Starts ready operations iteratively: a long run of tombstones or synchronous tasks must not grow the stack. */
 	#drain(): void {
-		if (this.#draining) {
+		// Nothing ready (a drained segment, most often): no flags, and no write of the array's length, which calls into the runtime.
+		if (this.#draining || this.#ready.length === 0) {
 			return;
 		}
 
