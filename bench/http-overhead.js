@@ -101,7 +101,8 @@ const contenders = {
 		return {send: lanes.fetch, close: () => lanes.close()};
 	},
 };
-if (options.anchors) {
+// `--only chain` and `--only lanes.write` need no `--anchors` beside them.
+if (options.anchors || options.only === 'chain' || options.only === 'lanes.write') {
 	// The object a request is about, as the preset finds it: the body's `id` (PATCH) or the `id` query parameter (GET).
 	const idOf = (input, init) => (init?.body === undefined ? new URL(input).searchParams.get('id') : JSON.parse(init.body).id);
 	contenders.chain = () => {
@@ -213,6 +214,10 @@ async function repetitions(method) {
 	return runs;
 }
 const names = Object.keys(contenders).filter(name => options.only === undefined || name === options.only);
+if (names.length === 0) {
+	console.error(`Expected \`--only\` to name a contender of this run (${Object.keys(contenders).join(', ')}), got \`${options.only}\``);
+	process.exit(2);
+}
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
 const rows = [];
 let failed = false;
