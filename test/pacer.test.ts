@@ -211,6 +211,36 @@ test('Pacer - a bucket that announced nothing has every 16th success read, and e
 	expect(held.starts).toHaveLength(1);
 });
 
+test('Pacer - requests a free bucket let through still count against a quota that appears while they are in flight', async () => {
+	vi.useFakeTimers({now: t0});
+	const pacer = newPacer();
+	await pacer.wait('b');
+	pacer.observe('b', new Headers(), Date.now(), 200);
+	// Answers 1 to 14 after it announced nothing: not read.
+	for (let answer = 1; answer < 15; answer++) {
+		await pacer.wait('b');
+		pacer.observe('b', new Headers(), Date.now(), 200);
+	}
+
+	// Three start while the bucket is free; the 15th answer is not read, the 16th announces 2 left.
+	await pacer.wait('b');
+	await pacer.wait('b');
+	await pacer.wait('b');
+	pacer.observe('b', new Headers(), Date.now(), 200);
+	pacer.observe('b', rateLimit('limit=20, remaining=2, reset=60'), Date.now(), 200);
+	// That answer may be to the oldest of the three, and the two started with it may have spent both:
+	// nothing more starts (had the three not been counted, three more could).
+	const controller = new AbortController();
+	let started = false;
+	const waiting = pacer.wait('b', controller.signal).then(() => {
+		started = true;
+	});
+	await vi.advanceTimersByTimeAsync(1000);
+	expect(started).toBe(false);
+	controller.abort(new Error('given up'));
+	await expect(waiting).rejects.toThrow('given up');
+});
+
 test('Pacer (spread) - requests are spread evenly over what is left of the window when more wait than the quota left', async () => {
 	vi.useFakeTimers({now: t0});
 	const pacer = newPacer({mode: 'spread'});
