@@ -219,6 +219,8 @@ if (names.length === 0) {
 	process.exit(2);
 }
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
+// What the contenders' requests go to, for the title of either table.
+const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
 const rows = [];
 let failed = false;
 if (options.allocations) {
@@ -255,14 +257,12 @@ async function allocations() {
 		}
 	}
 	server?.kill();
-	const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
 	console.log(`\nHTTP allocations: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions\n`);
 	console.log('| method | contender | bytes allocated per request | bytes added per request |');
 	console.log('| --- | --- | ---: | ---: |');
 	console.log(table.join('\n'));
 }
 
-const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
 console.log(`\nHTTP overhead: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions (target: lanes.fetch <= ${target} x fetch)\n`);
 console.log('| method | contender | ms | requests/s | x fetch | middle half of the ratios | µs added per request |');
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
