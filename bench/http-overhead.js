@@ -17,7 +17,7 @@ Options
   --objects <n>    Objects they are spread over (default 1000)
   --workers <n>    Concurrent callers; no two ever have a request in flight on one object (default 64)
   --reps <n>       Repetitions per method, each running every contender once, back to back, in
-                   alternating order; the table shows medians, the ratios of each repetition's own (default 9)
+                   rotating order; the table shows medians, the ratios of each repetition's own (default 9)
   --only <name>    Only this contender ('fetch', 'lanes.fetch', 'baseline', 'chain' or 'lanes.write'), e.g. under --cpu-prof
   --baseline <dir> Also run lanes.fetch of another build (its dist/ folder) in the same process,
                    as the contender 'baseline': how to compare two versions
@@ -202,14 +202,26 @@ const quartiles = values => {
 	const sorted = [...values].sort((a, b) => a - b);
 	return [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil(((sorted.length - 1) * 3) / 4)]];
 };
+/**
+The order of repetition `rep`: the contenders rotated by one place every second repetition, and
+reversed in every odd one (A B C, C B A, B C A, A C B, C A B, B A C for three). Drift of the machine
+is spread over the contenders, and each of them runs in every place and after every other one as
+often as the others do: the run after plain fetch, which may pay for collecting fetch's garbage, is
+not always the same contender's.
+*/
+function orderOf(rep) {
+	const shift = Math.floor(rep / 2) % names.length;
+	const rotated = [...names.slice(shift), ...names.slice(0, shift)];
+	return rep % 2 === 0 ? rotated : rotated.reverse();
+}
+
 /** A warm-up, then `reps` repetitions of `method` (each contender once per repetition). */
 async function repetitions(method) {
 	// Warm-up: every code path compiled before anything is measured.
 	await repetition(method, Math.min(requests, 2000), names);
 	const runs = [];
 	for (let rep = 0; rep < reps; rep++) {
-		// Alternating the order (A B, B A, …) spreads any drift of the machine over the contenders.
-		runs.push(await repetition(method, requests, rep % 2 === 0 ? names : [...names].reverse()));
+		runs.push(await repetition(method, requests, orderOf(rep)));
 	}
 	return runs;
 }
