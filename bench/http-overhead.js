@@ -205,9 +205,9 @@ const quartiles = values => {
 /**
 The order of repetition `rep`: the contenders rotated by one place every second repetition, and
 reversed in every odd one (A B C, C B A, B C A, A C B, C A B, B A C for three). Drift of the machine
-is spread over the contenders, and each of them runs in every place and after every other one as
-often as the others do: the run after plain fetch, which may pay for collecting fetch's garbage, is
-not always the same contender's.
+is spread over the contenders, each runs in every place as often as the others, and the run right
+after plain fetch, which may pay for collecting fetch's garbage, is not always the same contender's
+(with two or three contenders, each follows every other one equally often).
 */
 function orderOf(rep) {
 	const shift = Math.floor(rep / 2) % names.length;
