@@ -31,6 +31,10 @@ Options
   --allocations    Instead of times, the bytes each contender allocates per request (V8's sampling
                    heap profiler, counting what the garbage collector freed too): a figure a busy
                    machine does not move, and what sets how often the garbage collector runs
+  --separate       Each run of a contender in a process of its own (the server stays shared), so that
+                   no two contenders share what V8 learned or compiled: the ratio a process that
+                   uses only one of them sees. Repetitions alternate as without it; each run warms up
+                   first (a fresh process starts cold)
   --check          Exit with code 1 when a ratio exceeds the target
   -h, --help       Show this help`;
 
@@ -46,6 +50,10 @@ const {values: options} = parseArgs({
 		instant: {type: 'boolean', default: false},
 		anchors: {type: 'boolean', default: false},
 		allocations: {type: 'boolean', default: false},
+		separate: {type: 'boolean', default: false},
+		// Internal, for --separate: the run of one contender in this process, against a server at --origin.
+		run: {type: 'string'},
+		origin: {type: 'string'},
 		check: {type: 'boolean', default: false},
 		help: {type: 'boolean', short: 'h', default: false},
 	},
@@ -79,8 +87,12 @@ async function loadBaseline(dir) {
 		process.exit(2);
 	}
 }
-const server = options.instant ? undefined : fork(fileURLToPath(new URL('http-server.js', import.meta.url)), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
-const origin = server === undefined ? 'http://127.0.0.1:9' : `http://127.0.0.1:${String((await once(server.stdout, 'data'))[0]).trim()}`;
+if (options.separate && options.allocations) {
+	console.error('Expected `--separate` without `--allocations`: allocations are counted in one process');
+	process.exit(2);
+}
+const server = options.instant || options.run !== undefined ? undefined : fork(fileURLToPath(new URL('http-server.js', import.meta.url)), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
+const origin = options.origin ?? (server === undefined ? 'http://127.0.0.1:9' : `http://127.0.0.1:${String((await once(server.stdout, 'data'))[0]).trim()}`);
 const headers = {authorization: 'Bearer bench-token'};
 const ids = Array.from({length: objects}, (_, index) => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`);
 
@@ -189,11 +201,54 @@ instance of its own. Milliseconds per contender (with --allocations: bytes alloc
 async function repetition(method, count, order) {
 	const elapsed = {};
 	for (const name of order) {
+		if (options.separate) {
+			elapsed[name] = await runAlone(name, method, count);
+			continue;
+		}
 		const {send, close} = contenders[name]();
 		elapsed[name] = options.allocations ? await allocated(send, method, count) : await timed(send, method, count);
 		await close();
 	}
 	return elapsed;
+}
+
+/** With --separate: milliseconds for `count` requests of contender `name`, run in a process of its own after a warm-up. */
+async function runAlone(name, method, count) {
+	const args = [fileURLToPath(import.meta.url), '--run', name, '--method', method, '--requests', String(count), '--objects', String(objects), '--workers', String(workers)];
+	args.push(...(options.instant ? ['--instant'] : ['--origin', origin]));
+	if (options.baseline !== undefined) {
+		args.push('--baseline', options.baseline);
+	}
+	if (options.anchors) {
+		args.push('--anchors');
+	}
+	const child = fork(args[0], args.slice(1), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
+	let output = '';
+	child.stdout.on('data', chunk => {
+		output += chunk;
+	});
+	const [code] = await once(child, 'exit');
+	if (code !== 0) {
+		throw new Error(`The run of ${name} in its own process exited with code ${code}`);
+	}
+	return JSON.parse(output).ms;
+}
+
+// The run of one contender for --separate, in the process the parent started: a warm-up, then the timed run.
+if (options.run !== undefined) {
+	if (contenders[options.run] === undefined) {
+		console.error(`Expected \`--run\` to name a contender (${Object.keys(contenders).join(', ')}), got \`${options.run}\``);
+		process.exit(2);
+	}
+	const method = options.method.toUpperCase();
+	const warm = contenders[options.run]();
+	await timed(warm.send, method, Math.min(requests, 2000));
+	await warm.close();
+	const {send, close} = contenders[options.run]();
+	const ms = await timed(send, method, requests);
+	await close();
+	console.log(JSON.stringify({ms}));
+	process.exit(0);
 }
 
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -217,8 +272,10 @@ function orderOf(rep) {
 
 /** A warm-up, then `reps` repetitions of `method` (each contender once per repetition). */
 async function repetitions(method) {
-	// Warm-up: every code path compiled before anything is measured.
-	await repetition(method, Math.min(requests, 2000), names);
+	// Warm-up: every code path compiled before anything is measured (with --separate, each process warms up itself).
+	if (!options.separate) {
+		await repetition(method, Math.min(requests, 2000), names);
+	}
 	const runs = [];
 	for (let rep = 0; rep < reps; rep++) {
 		runs.push(await repetition(method, requests, orderOf(rep)));
@@ -275,7 +332,7 @@ async function allocations() {
 	console.log(table.join('\n'));
 }
 
-console.log(`\nHTTP overhead: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions (target: lanes.fetch <= ${target} x fetch)\n`);
+console.log(`\nHTTP overhead: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions${options.separate ? ', each run in a process of its own' : ''} (target: lanes.fetch <= ${target} x fetch)\n`);
 console.log('| method | contender | ms | requests/s | x fetch | middle half of the ratios | µs added per request |');
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
 for (const row of rows) {
