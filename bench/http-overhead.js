@@ -33,7 +33,7 @@ Options
                    machine does not move, and what sets how often the garbage collector runs
   --separate       Each run of a contender in a process of its own (the server stays shared), so that
                    no two contenders share what V8 learned or compiled: the ratio a process that
-                   uses only one of them sees. Repetitions alternate as without it; each run warms up
+                   uses only one of them sees. Repetitions rotate as without it; each run warms up
                    first (a fresh process starts cold)
   --check          Exit with code 1 when a ratio exceeds the target
   -h, --help       Show this help`;
