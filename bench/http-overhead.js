@@ -68,6 +68,8 @@ const objects = Number(options.objects);
 const workers = Number(options.workers);
 const reps = Number(options.reps);
 const target = 1.1;
+/** Requests of the warm-up run before anything is measured. */
+const warmUp = Math.min(requests, 2000);
 for (const [name, value] of Object.entries({requests, objects, workers, reps})) {
 	if (!Number.isInteger(value) || value < 1) {
 		console.error(`Expected \`--${name}\` to be an integer >= 1, got \`${options[name]}\``);
@@ -214,7 +216,7 @@ async function repetition(method, count, order) {
 
 /** With --separate: milliseconds for `count` requests of contender `name`, run in a process of its own after a warm-up. */
 async function runAlone(name, method, count) {
-	const args = [fileURLToPath(import.meta.url), '--run', name, '--method', method, '--requests', String(count), '--objects', String(objects), '--workers', String(workers)];
+	const args = ['--run', name, '--method', method, '--requests', String(count), '--objects', String(objects), '--workers', String(workers)];
 	args.push(...(options.instant ? ['--instant'] : ['--origin', origin]));
 	if (options.baseline !== undefined) {
 		args.push('--baseline', options.baseline);
@@ -222,7 +224,7 @@ async function runAlone(name, method, count) {
 	if (options.anchors) {
 		args.push('--anchors');
 	}
-	const child = fork(args[0], args.slice(1), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
+	const child = fork(fileURLToPath(import.meta.url), args, {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
 	let output = '';
 	child.stdout.on('data', chunk => {
 		output += chunk;
@@ -241,12 +243,8 @@ if (options.run !== undefined) {
 		process.exit(2);
 	}
 	const method = options.method.toUpperCase();
-	const warm = contenders[options.run]();
-	await timed(warm.send, method, Math.min(requests, 2000));
-	await warm.close();
-	const {send, close} = contenders[options.run]();
-	const ms = await timed(send, method, requests);
-	await close();
+	await repetition(method, warmUp, [options.run]);
+	const {[options.run]: ms} = await repetition(method, requests, [options.run]);
 	console.log(JSON.stringify({ms}));
 	process.exit(0);
 }
@@ -274,7 +272,7 @@ function orderOf(rep) {
 async function repetitions(method) {
 	// Warm-up: every code path compiled before anything is measured (with --separate, each process warms up itself).
 	if (!options.separate) {
-		await repetition(method, Math.min(requests, 2000), names);
+		await repetition(method, warmUp, names);
 	}
 	const runs = [];
 	for (let rep = 0; rep < reps; rep++) {
