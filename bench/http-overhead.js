@@ -1,13 +1,16 @@
 // HTTP overhead: `lanes.fetch` (the capacities() preset, default options) against plain fetch, in
 // the same run, against a loopback server in its own process that answers at once.
 // `node bench/http-overhead.js --help` for the options; bench/README.md for how to read the output.
-import {fork} from 'node:child_process';
+import {fork, spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {Session} from 'node:inspector/promises';
 import {resolve as resolvePath} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
 import {loadDist} from './common.js';
+
+/** The two run sizes whose difference --instructions counts: the second less the first, per request. */
+const instructionSpan = [4000, 12000];
 
 const help = `Usage
   node bench/http-overhead.js [options]      (after npm run build; npm run bench runs it)
@@ -18,7 +21,7 @@ Options
   --workers <n>    Concurrent callers; no two ever have a request in flight on one object (default 64)
   --reps <n>       Repetitions per method, each running every contender once, back to back, in
                    rotating order; the table shows medians, the ratios of each repetition's own (default 9)
-  --only <name>    Only this contender ('fetch', 'lanes.fetch', 'baseline', 'chain' or 'lanes.write'), e.g. under --cpu-prof
+  --only <name>    Only this contender ('fetch', 'lanes.fetch', 'baseline', 'chain', 'lanes.write' or 'busy'), e.g. under --cpu-prof
   --baseline <dir> Also run lanes.fetch of another build (its dist/ folder) in the same process,
                    as the contender 'baseline': how to compare two versions
   --method <m>     Only GET or PATCH
@@ -26,11 +29,22 @@ Options
                    promise chain per object id, kept in a Map) and 'lanes.write' (writelane's lanes,
                    keyed by the same id, without the HTTP pipeline): what part of lanes.fetch's
                    overhead any wrapper pays on this machine, and what part the lanes and the pipeline add
+  --busy <µs>      Also run 'busy': plain fetch after a busy wait of that many microseconds of the
+                   client's time per request (on performance.now()). What a fixed amount of client
+                   work costs in the ratio on this machine now: the rate at which writelane's
+                   in-process cost (--instant) turns into its ratio over the network
   --instant        No server, no sockets: every contender's transport answers at once in-process
                    (what writelane's own work costs per request, without the network stack's noise)
   --allocations    Instead of times, the bytes each contender allocates per request (V8's sampling
                    heap profiler, counting what the garbage collector freed too): a figure a busy
                    machine does not move, and what sets how often the garbage collector runs
+  --instructions   Instead of times, the machine instructions each contender executes per request,
+                   counted by valgrind's cachegrind in processes of their own (V8's --predictable:
+                   one thread, no timing-dependent compilation or collection), with the in-process
+                   transport of --instant, as the difference between a run of ${instructionSpan[0]} and one of
+                   ${instructionSpan[1]} requests after the same warm-up. The same build gives the same count
+                   within a fraction of a percent, so a change of a few hundred instructions per request
+                   shows, where times on a busy machine move by several percent. Needs valgrind
   --separate       Each run of a contender in a process of its own (the server stays shared), so that
                    no two contenders share what V8 learned or compiled: the ratio a process that
                    uses only one of them sees. Repetitions rotate as without it; each run warms up
@@ -49,8 +63,10 @@ const {values: options} = parseArgs({
 		baseline: {type: 'string'},
 		instant: {type: 'boolean', default: false},
 		anchors: {type: 'boolean', default: false},
+		busy: {type: 'string'},
 		allocations: {type: 'boolean', default: false},
 		separate: {type: 'boolean', default: false},
+		instructions: {type: 'boolean', default: false},
 		// Internal, for --separate: the run of one contender in this process, against a server at --origin.
 		run: {type: 'string'},
 		origin: {type: 'string'},
@@ -89,11 +105,20 @@ async function loadBaseline(dir) {
 		process.exit(2);
 	}
 }
+const busy = options.busy === undefined ? undefined : Number(options.busy);
+if (busy !== undefined && !(Number.isFinite(busy) && busy > 0)) {
+	console.error(`Expected \`--busy\` to be a number of microseconds > 0, got \`${options.busy}\``);
+	process.exit(2);
+}
+if (options.instructions && (options.separate || options.allocations || busy !== undefined)) {
+	console.error('Expected `--instructions` without `--separate`, `--allocations` or `--busy`: it counts in processes of its own, and a busy wait has no fixed count');
+	process.exit(2);
+}
 if (options.separate && options.allocations) {
 	console.error('Expected `--separate` without `--allocations`: allocations are counted in one process');
 	process.exit(2);
 }
-const server = options.instant || options.run !== undefined ? undefined : fork(fileURLToPath(new URL('http-server.js', import.meta.url)), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
+const server = options.instant || options.instructions || options.run !== undefined ? undefined : fork(fileURLToPath(new URL('http-server.js', import.meta.url)), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
 const origin = options.origin ?? (server === undefined ? 'http://127.0.0.1:9' : `http://127.0.0.1:${String((await once(server.stdout, 'data'))[0]).trim()}`);
 const headers = {authorization: 'Bearer bench-token'};
 const ids = Array.from({length: objects}, (_, index) => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`);
@@ -106,7 +131,7 @@ const methods = {
 // With --instant: what the loopback server answers, made in-process at once (the same bodies and headers).
 const object = JSON.stringify({id: ids[0], structureId: 'page', title: `Object ${ids[0]}`, properties: {}, blocks: []});
 const instant = async (_input, init) => new Response(init?.method === 'PATCH' ? '{"ok":true}' : object, {headers: {'content-type': 'application/json'}});
-const transport = options.instant ? instant : (input, init) => globalThis.fetch(input, init);
+const transport = options.instant || options.instructions ? instant : (input, init) => globalThis.fetch(input, init);
 
 const contenders = {
 	fetch: () => ({send: transport, close: async () => {}}),
@@ -145,6 +170,19 @@ if (options.anchors || options.only === 'chain' || options.only === 'lanes.write
 		const lanes = createLanes({fetch: transport});
 		return {send: (input, init) => lanes.write(`objects/${idOf(input, init)}`, () => transport(input, init)), close: () => lanes.close()};
 	};
+}
+
+if (busy !== undefined) {
+	contenders.busy = () => ({
+		send: (input, init) => {
+			const until = performance.now() + busy / 1000;
+			while (performance.now() < until) {
+				// Busy: the client's own work, as a wrapper's would be.
+			}
+			return transport(input, init);
+		},
+		close: async () => {},
+	});
 }
 
 if (baseline !== undefined) {
@@ -214,17 +252,25 @@ async function repetition(method, count, order) {
 	return elapsed;
 }
 
-/** With --separate: milliseconds for `count` requests of contender `name`, run in a process of its own after a warm-up. */
-async function runAlone(name, method, count) {
+/** The arguments of a process that runs only contender `name` (`--run`): `count` requests of `method` after a warm-up. */
+function runArgs(name, method, count) {
 	const args = ['--run', name, '--method', method, '--requests', String(count), '--objects', String(objects), '--workers', String(workers)];
-	args.push(...(options.instant ? ['--instant'] : ['--origin', origin]));
+	args.push(...(options.instant || options.instructions ? ['--instant'] : ['--origin', origin]));
 	if (options.baseline !== undefined) {
 		args.push('--baseline', options.baseline);
 	}
 	if (options.anchors) {
 		args.push('--anchors');
 	}
-	const child = fork(fileURLToPath(import.meta.url), args, {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
+	if (busy !== undefined) {
+		args.push('--busy', String(busy));
+	}
+	return args;
+}
+
+/** With --separate: milliseconds for `count` requests of contender `name`, run in a process of its own after a warm-up. */
+async function runAlone(name, method, count) {
+	const child = fork(fileURLToPath(import.meta.url), runArgs(name, method, count), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
 	let output = '';
 	child.stdout.on('data', chunk => {
 		output += chunk;
@@ -234,6 +280,31 @@ async function runAlone(name, method, count) {
 		throw new Error(`The run of ${name} in its own process exited with code ${code}`);
 	}
 	return JSON.parse(output).ms;
+}
+
+/** With --instructions: the instructions a process running `count` requests of contender `name` executes in all, counted by cachegrind. */
+async function cachegrind(name, method, count) {
+	const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', fileURLToPath(import.meta.url), ...runArgs(name, method, count)];
+	const child = spawn('valgrind', args, {stdio: ['ignore', 'ignore', 'pipe']});
+	let errors = '';
+	child.stderr.on('data', chunk => {
+		errors += chunk;
+	});
+	const [code] = await Promise.race([once(child, 'exit'), once(child, 'error').then(([error]) => Promise.reject(error))]).catch(error => {
+		console.error(error.code === 'ENOENT' ? 'Expected valgrind on the PATH for `--instructions` (Debian: apt-get install valgrind)' : `valgrind failed: ${error.message}`);
+		process.exit(2);
+	});
+	const counted = /I\s+refs:\s+([\d,]+)/.exec(errors);
+	if (code !== 0 || counted === null) {
+		throw new Error(`The run of ${name} under cachegrind exited with code ${code}:\n${errors}`);
+	}
+	return Number(counted[1].replaceAll(',', ''));
+}
+
+/** With --instructions: the instructions per request of contender `name`, from the two run sizes of `instructionSpan` (run side by side). */
+async function instructionsPerRequest(name, method) {
+	const [small, large] = await Promise.all(instructionSpan.map(count => cachegrind(name, method, count)));
+	return (large - small) / (instructionSpan[1] - instructionSpan[0]);
 }
 
 // The run of one contender for --separate, in the process the parent started: a warm-up, then the timed run.
@@ -287,11 +358,15 @@ if (names.length === 0) {
 }
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
 // What the contenders' requests go to, for the title of either table.
-const over = options.instant ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
+const over = options.instant || options.instructions ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server';
 const rows = [];
 let failed = false;
 if (options.allocations) {
 	await allocations();
+	process.exit(0);
+}
+if (options.instructions) {
+	await instructions();
 	process.exit(0);
 }
 for (const method of chosen) {
@@ -327,6 +402,26 @@ async function allocations() {
 	console.log(`\nHTTP allocations: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions\n`);
 	console.log('| method | contender | bytes allocated per request | bytes added per request |');
 	console.log('| --- | --- | ---: | ---: |');
+	console.log(table.join('\n'));
+}
+
+/** The --instructions run: instructions per request of each contender, and what each adds to plain fetch's. */
+async function instructions() {
+	const table = [];
+	for (const method of chosen) {
+		const counts = {};
+		for (const name of names) {
+			counts[name] = await instructionsPerRequest(name, method);
+		}
+		for (const name of names) {
+			const added = counts.fetch === undefined || name === 'fetch' ? '' : (counts[name] - counts.fetch).toFixed(0);
+			const ratio = counts.fetch === undefined ? '' : (counts[name] / counts.fetch).toFixed(3);
+			table.push(`| ${method} | ${name} | ${counts[name].toFixed(0)} | ${ratio} | ${added} |`);
+		}
+	}
+	console.log(`\nHTTP instructions: ${instructionSpan[1]} less ${instructionSpan[0]} requests over ${objects} objects, ${workers} workers, ${over}, counted by cachegrind\n`);
+	console.log('| method | contender | instructions per request | x fetch | instructions added per request |');
+	console.log('| --- | --- | ---: | ---: | ---: |');
 	console.log(table.join('\n'));
 }
 
