@@ -76,7 +76,7 @@ const {values: options} = parseArgs({
 		allocations: {type: 'boolean', default: false},
 		separate: {type: 'boolean', default: false},
 		instructions: {type: 'boolean', default: false},
-		// Internal, for --separate: the run of one contender in this process, against a server at --origin.
+		// Internal, for --separate and --instructions: the run of one contender in this process, against a server at --origin (or --instant).
 		run: {type: 'string'},
 		origin: {type: 'string'},
 		check: {type: 'boolean', default: false},
@@ -343,7 +343,7 @@ async function instructionsPerRequest(name, method) {
 	return (large - small) / (instructionSpan[1] - instructionSpan[0]);
 }
 
-// The run of one contender for --separate, in the process the parent started: a warm-up, then the timed run.
+// The run of one contender for --separate or --instructions, in the process the parent started: a warm-up, then the timed run.
 if (options.run !== undefined) {
 	if (contenders[options.run] === undefined) {
 		console.error(`Expected \`--run\` to name a contender (${Object.keys(contenders).join(', ')}), got \`${options.run}\``);
