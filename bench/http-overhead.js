@@ -143,11 +143,15 @@ if (options.instructions && (options.separate || options.allocations || busy !==
 	console.error('Expected `--instructions` without `--separate`, `--allocations` or `--busy`: it counts in processes of its own, and a busy wait has no fixed count');
 	process.exit(2);
 }
+/** No server: the contenders' transport answers in-process (`--instant`, and always with `--instructions`). */
+const inProcess = options.instant || options.instructions;
+/** `lanes.fetch` with the default options, the ones the target is about (no `--lanes`, no `--preset`). */
+const defaults = options.lanes === undefined && options.preset === undefined;
 if (options.separate && options.allocations) {
 	console.error('Expected `--separate` without `--allocations`: allocations are counted in one process');
 	process.exit(2);
 }
-const server = options.instant || options.instructions || options.run !== undefined ? undefined : fork(fileURLToPath(new URL('http-server.js', import.meta.url)), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
+const server = inProcess || options.run !== undefined ? undefined : fork(fileURLToPath(new URL('http-server.js', import.meta.url)), {stdio: ['ignore', 'pipe', 'inherit', 'ipc']});
 const origin = options.origin ?? (server === undefined ? 'http://127.0.0.1:9' : `http://127.0.0.1:${String((await once(server.stdout, 'data'))[0]).trim()}`);
 const headers = {authorization: 'Bearer bench-token'};
 const ids = Array.from({length: objects}, (_, index) => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`);
@@ -160,7 +164,7 @@ const methods = {
 // With --instant: what the loopback server answers, made in-process at once (the same bodies and headers).
 const object = JSON.stringify({id: ids[0], structureId: 'page', title: `Object ${ids[0]}`, properties: {}, blocks: []});
 const instant = async (_input, init) => new Response(init?.method === 'PATCH' ? '{"ok":true}' : object, {headers: {'content-type': 'application/json'}});
-const transport = options.instant || options.instructions ? instant : (input, init) => globalThis.fetch(input, init);
+const transport = inProcess ? instant : (input, init) => globalThis.fetch(input, init);
 
 const contenders = {
 	fetch: () => ({send: transport, close: async () => {}}),
@@ -284,7 +288,7 @@ async function repetition(method, count, order) {
 /** The arguments of a process that runs only contender `name` (`--run`): `count` requests of `method` after a warm-up. */
 function runArgs(name, method, count) {
 	const args = ['--run', name, '--method', method, '--requests', String(count), '--objects', String(objects), '--workers', String(workers)];
-	args.push(...(options.instant || options.instructions ? ['--instant'] : ['--origin', origin]));
+	args.push(...(inProcess ? ['--instant'] : ['--origin', origin]));
 	if (options.baseline !== undefined) {
 		args.push('--baseline', options.baseline);
 	}
@@ -394,9 +398,8 @@ if (names.length === 0) {
 }
 const chosen = Object.keys(methods).filter(name => options.method === undefined || name === options.method.toUpperCase());
 // What the contenders' requests go to, for the title of either table.
-const over = `${options.instant || options.instructions ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server'}${
-	options.lanes === undefined && options.preset === undefined ? '' : `, lanes.fetch with${options.lanes === undefined ? '' : ` --lanes ${options.lanes}`}${options.preset === undefined ? '' : ` --preset ${options.preset}`}`
-}`;
+const changed = [options.lanes === undefined ? '' : ` --lanes ${options.lanes}`, options.preset === undefined ? '' : ` --preset ${options.preset}`].join('');
+const over = `${inProcess ? 'a transport that answers at once in-process (no sockets)' : 'a loopback server'}${defaults ? '' : `, lanes.fetch with${changed}`}`;
 const rows = [];
 let failed = false;
 if (options.allocations) {
@@ -473,6 +476,6 @@ for (const row of rows) {
 	console.log(`| ${row.method} | ${row.name} | ${row.ms.toFixed(0)} | ${row.perSecond.toFixed(0)} | ${ratio} | ${spread} | ${added} |`);
 }
 // The target is about the network path; in-process, the ratio only says how cheap the transport is.
-if (options.check && failed && !options.instant && options.lanes === undefined && options.preset === undefined) {
+if (options.check && failed && !options.instant && defaults) {
 	process.exitCode = 1;
 }
