@@ -349,8 +349,7 @@ class Segment extends Operation {
 	readonly engine: Engine;
 	// Handlers are made on first use: a lane that only ever sees one write (a million distinct keys) needs no pump.
 	#pump: (() => unknown) | undefined = undefined;
-	#fulfilled: ((value: unknown) => unknown) | undefined = undefined;
-	#rejected: ((reason: unknown) => unknown) | undefined = undefined;
+	#done: (() => void) | undefined = undefined;
 
 	constructor(engine: Engine, id: number, node: Node, now: number) {
 		super(id, 'write', true, node.self, now);
@@ -364,17 +363,10 @@ class Segment extends Operation {
 		return (this.#pump ??= () => this.engine._pump(this));
 	}
 
-	get fulfilled(): (value: unknown) => unknown {
-		return (this.#fulfilled ??= value => {
+	/** Ends the running task however it settled; the caller is handed the task's own promise (see `Engine.#begin()`). */
+	get done(): () => void {
+		return (this.#done ??= () => {
 			this.engine._segmentTaskDone(this);
-			return value;
-		});
-	}
-
-	get rejected(): (reason: unknown) => unknown {
-		return (this.#rejected ??= reason => {
-			this.engine._segmentTaskDone(this);
-			throw reason;
 		});
 	}
 }
@@ -745,16 +737,13 @@ export class Engine {
 			return Promise.resolve(result);
 		}
 
-		return Promise.resolve(result).then(
-			value => {
-				this.#endRead(read);
-				return value;
-			},
-			(error: unknown) => {
-				this.#endRead(read);
-				throw error;
-			},
-		);
+		// As in #begin(): the task's own promise, the read ended by a reaction that comes first.
+		const promise = Promise.resolve(result);
+		const end = () => {
+			this.#endRead(read);
+		};
+		promise.then(end, end);
+		return promise;
 	}
 
 	#endRead(read: QuickRead): void {
@@ -889,7 +878,12 @@ export class Engine {
 		}
 
 		if (isThenable(result)) {
-			return result.then(segment.fulfilled, segment.rejected);
+			// The caller gets the task's promise itself, the lane released by a reaction that comes first:
+			// a promise of our own would be resolved with the value once more, and resolving with an object
+			// (a Response) looks its `then` up each time.
+			const promise = Promise.resolve(result);
+			promise.then(segment.done, segment.done);
+			return promise;
 		}
 
 		this._segmentTaskDone(segment);

@@ -15,14 +15,21 @@ export class Outgoing {
 	readonly method: string;
 	readonly signal: AbortSignal | undefined;
 	readonly #input: string | URL | Request;
+	/**
+	`#input` when it is a `Request`: told apart once, since `instanceof Request` on every read would
+	look `Request` up as a global (an accessor in Node) each time.
+	*/
+	readonly #request: Request | undefined;
 	readonly #init: RequestInit | undefined;
 	#headers: Headers | undefined;
 
 	private constructor(input: string | URL | Request, init: RequestInit | undefined, method: string, headers?: Headers) {
+		const request = typeof input === 'string' || input instanceof URL ? undefined : input;
 		this.#input = input;
+		this.#request = request;
 		this.#init = init;
 		this.method = method;
-		this.signal = input instanceof Request ? input.signal : (init?.signal ?? undefined);
+		this.signal = request === undefined ? (init?.signal ?? undefined) : request.signal;
 		this.#headers = headers;
 	}
 
@@ -39,15 +46,15 @@ export class Outgoing {
 
 	/** The headers as sent (read-only by convention: change them with `with()`). */
 	get headers(): Headers {
-		const input = this.#input;
-		this.#headers ??= input instanceof Request ? input.headers : new Headers(this.#init?.headers);
+		const request = this.#request;
+		this.#headers ??= request === undefined ? new Headers(this.#init?.headers) : request.headers;
 		return this.#headers;
 	}
 
 	/** Whether the request has a body (the platform refuses to send one twice from a `Request`). */
 	get hasBody(): boolean {
-		const input = this.#input;
-		return input instanceof Request ? input.body !== null : this.#init?.body !== undefined && this.#init.body !== null;
+		const request = this.#request;
+		return request === undefined ? this.#init?.body !== undefined && this.#init.body !== null : request.body !== null;
 	}
 
 	/** The body as given, when it was given as text. */
@@ -58,9 +65,9 @@ export class Outgoing {
 
 	/** The body as text (read from a clone of a `Request`); `undefined` when there is none or it is not text. */
 	async bodyText(): Promise<string | undefined> {
-		const input = this.#input;
-		if (input instanceof Request) {
-			return input.body === null ? undefined : input.clone().text();
+		const request = this.#request;
+		if (request !== undefined) {
+			return request.body === null ? undefined : request.clone().text();
 		}
 
 		const body = this.#init?.body;
@@ -69,11 +76,12 @@ export class Outgoing {
 
 	/** One attempt through `transport`; `again`: another attempt may follow, so a `Request` body is kept unread. */
 	send(transport: Transport, again: boolean): Promise<Response> {
-		const input = this.#input;
-		if (input instanceof Request) {
-			return transport(again && input.body !== null ? input.clone() : input);
+		const request = this.#request;
+		if (request !== undefined) {
+			return transport(again && request.body !== null ? request.clone() : request);
 		}
 
+		const input = this.#input;
 		return this.#init === undefined ? transport(input) : transport(input, this.#init);
 	}
 
@@ -88,9 +96,9 @@ export class Outgoing {
 			}
 		}
 
-		const input = this.#input;
+		const request = this.#request;
 		// A Request keeps what it carries; a direct call keeps the rest of its init.
-		const init: RequestInit = input instanceof Request ? {headers} : {...this.#init, headers};
+		const init: RequestInit = request === undefined ? {...this.#init, headers} : {headers};
 		if (change.body !== undefined) {
 			init.body = change.body;
 		}
@@ -99,13 +107,12 @@ export class Outgoing {
 			init.signal = change.signal ?? null;
 		}
 
-		return input instanceof Request ? new Outgoing(new Request(input, init), undefined, this.method, headers) : new Outgoing(input, init, this.method, headers);
+		return request === undefined ? new Outgoing(this.#input, init, this.method, headers) : new Outgoing(new Request(request, init), undefined, this.method, headers);
 	}
 
 	/** A `Request` for this call (for code that needs one, such as a read-back). */
 	toRequest(): Request {
-		const input = this.#input;
-		return input instanceof Request ? input : toRequest(input, this.#init);
+		return this.#request ?? toRequest(this.#input as string | URL, this.#init);
 	}
 
 	/**
