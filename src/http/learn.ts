@@ -18,10 +18,16 @@ function learnFrom(lesson: Lesson | undefined, body: unknown): void {
 // Shared by every such response: they find their lesson by the response they are called on.
 function json(this: Taught): Promise<unknown> {
 	const taught = this[lesson];
-	return readJson.call(this).then((body: unknown) => {
-		learnFrom(taught, body);
-		return body;
-	});
+	const read = readJson.call(this);
+	// The caller gets the platform's promise itself; the lesson is learnt by a reaction that comes
+	// before the caller's (a promise of our own would be resolved with the body once more).
+	read.then(
+		(body: unknown) => {
+			learnFrom(taught, body);
+		},
+		() => undefined,
+	);
+	return read;
 }
 
 async function text(this: Taught): Promise<string> {

@@ -426,6 +426,27 @@ const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, st
 const invalidHeaders = Symbol('invalid headers');
 /** A field name (RFC 9110 §5.1, a token). */
 const fieldName = /^[!#$%&'*+.^`|~\w-]+$/;
+/** Field names found valid lately: callers send the same few names, as the same strings, on every call. */
+const validNames = new Set<string>();
+
+function isFieldName(name: string): boolean {
+	if (validNames.has(name)) {
+		return true;
+	}
+
+	if (!fieldName.test(name)) {
+		return false;
+	}
+
+	// Bounded: a caller that sends ever new names only loses the shortcut.
+	if (validNames.size === 256) {
+		validNames.clear();
+	}
+
+	validNames.add(name);
+	return true;
+}
+
 /** A field value fetch takes as it is: bytes only, no NUL, CR or LF, nothing to trim. */
 const plainFieldValue = /^(?:[^\0\t\n\r \u0100-\uFFFF](?:[^\0\n\r\u0100-\uFFFF]*[^\0\t\n\r \u0100-\uFFFF])?)?$/;
 
@@ -433,7 +454,7 @@ const plainFieldValue = /^(?:[^\0\t\n\r \u0100-\uFFFF](?:[^\0\n\r\u0100-\uFFFF]*
 function contentTypeOf(record: Record<string, string>): string | null {
 	let contentType: string | null = null;
 	for (const name of Object.keys(record)) {
-		if (name.length === 12 && name.toLowerCase() === 'content-type') {
+		if (name === 'content-type' || (name.length === 12 && name.toLowerCase() === 'content-type')) {
 			contentType = contentType === null ? record[name]! : `${contentType}, ${record[name]!}`;
 		}
 	}
@@ -465,7 +486,7 @@ function plainHeaders(headers: unknown): Record<string, string> | typeof invalid
 			return undefined;
 		}
 
-		if (!fieldName.test(name)) {
+		if (!isFieldName(name)) {
 			return invalidHeaders;
 		}
 	}
