@@ -11,6 +11,13 @@ import {loadDist} from './common.js';
 
 /** The two run sizes whose difference --instructions counts: the second less the first, per request. */
 const instructionSpan = [4000, 12000];
+/**
+The warm-up of each process --instructions counts: long enough that V8 has settled which functions
+it optimizes and inlines before the counted requests start. With the 2000 requests of a timed run,
+optimizations that came later fell into one run of a pair and not the other, so a change of a few
+lines could move a count by thousands of instructions per request, the compiler's work.
+*/
+const instructionWarmUp = 12000;
 
 const help = `Usage
   node bench/http-overhead.js [options]      (after npm run build; npm run bench runs it)
@@ -79,6 +86,7 @@ const {values: options} = parseArgs({
 		// Internal, for --separate and --instructions: the run of one contender in this process, against a server at --origin (or --instant).
 		run: {type: 'string'},
 		origin: {type: 'string'},
+		'warm-up': {type: 'string'},
 		check: {type: 'boolean', default: false},
 		help: {type: 'boolean', short: 'h', default: false},
 	},
@@ -93,8 +101,8 @@ const objects = Number(options.objects);
 const workers = Number(options.workers);
 const reps = Number(options.reps);
 const target = 1.1;
-/** Requests of the warm-up run before anything is measured. */
-const warmUp = Math.min(requests, 2000);
+/** Requests of the warm-up run before anything is measured (a process --instructions starts is told its own). */
+const warmUp = options['warm-up'] === undefined ? Math.min(requests, 2000) : Number(options['warm-up']);
 for (const [name, value] of Object.entries({requests, objects, workers, reps})) {
 	if (!Number.isInteger(value) || value < 1) {
 		console.error(`Expected \`--${name}\` to be an integer >= 1, got \`${options[name]}\``);
@@ -324,7 +332,7 @@ async function runAlone(name, method, count) {
 /** With --instructions: the instructions a process running `count` requests of contender `name` executes in all, counted by cachegrind. */
 async function cachegrind(name, method, count) {
 	// An old generation that starts far larger than these runs fill: no major collection falls in either run (see the help).
-	const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', '--max-old-space-size=8192', '--initial-old-space-size=4096', fileURLToPath(import.meta.url), ...runArgs(name, method, count)];
+	const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', '--max-old-space-size=8192', '--initial-old-space-size=4096', fileURLToPath(import.meta.url), ...runArgs(name, method, count), '--warm-up', String(instructionWarmUp)];
 	const child = spawn('valgrind', args, {stdio: ['ignore', 'ignore', 'pipe']});
 	let errors = '';
 	child.stderr.on('data', chunk => {
