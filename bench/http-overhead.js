@@ -3,8 +3,10 @@
 // `node bench/http-overhead.js --help` for the options; bench/README.md for how to read the output.
 import {fork, spawn} from 'node:child_process';
 import {once} from 'node:events';
+import {readFile, rm} from 'node:fs/promises';
 import {Session} from 'node:inspector/promises';
-import {resolve as resolvePath} from 'node:path';
+import {tmpdir} from 'node:os';
+import {join, resolve as resolvePath} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
 import {loadDist} from './common.js';
@@ -53,12 +55,18 @@ Options
                    counted by valgrind's cachegrind in processes of their own (V8's --predictable:
                    one thread, no timing-dependent compilation or collection), with the in-process
                    transport of --instant, as the difference between a run of ${instructionSpan[0]} and one of
-                   ${instructionSpan[1]} requests after the same warm-up. The old generation starts at 4 GB,
+                   ${instructionSpan[1]} requests after the same warm-up of ${instructionWarmUp}. The old generation starts at 4 GB,
                    so no major collection is counted (one every few hundred MB, it would add a step of
                    some 12,000 instructions per request to whichever run it falls in); scavenges are.
-                   Two identical builds in one run (--baseline) count within 0.1 %, so a change of a
-                   few hundred instructions per request shows, where times on a busy machine move by
-                   several percent. Needs valgrind
+                   Two identical builds in one run (--baseline) count within 0.1 %; two builds that
+                   differ by a few lines may differ by a thousand or two more than their code does,
+                   since V8 then optimizes and inlines differently (and compiles synchronously under
+                   --predictable, so its choices differ from a normal run's). Counts work, not time.
+                   Needs valgrind
+  --functions <n>  With --instructions: also where the instructions go, by callgrind instead of
+                   cachegrind, with V8's perf map naming the code it generated: for each contender,
+                   the n functions whose instructions per request differ most from plain fetch's
+                   (its own, without what they call; builtins and the runtime by name). Slower
   --separate       Each run of a contender in a process of its own (the server stays shared), so that
                    no two contenders share what V8 learned or compiled: the ratio a process that
                    uses only one of them sees. Repetitions rotate as without it; each run warms up
@@ -83,6 +91,7 @@ const {values: options} = parseArgs({
 		allocations: {type: 'boolean', default: false},
 		separate: {type: 'boolean', default: false},
 		instructions: {type: 'boolean', default: false},
+		functions: {type: 'string'},
 		// Internal, for --separate and --instructions: the run of one contender in this process, against a server at --origin (or --instant).
 		run: {type: 'string'},
 		origin: {type: 'string'},
@@ -147,6 +156,13 @@ if (busy !== undefined && !(Number.isFinite(busy) && busy > 0)) {
 	console.error(`Expected \`--busy\` to be a number of microseconds > 0, got \`${options.busy}\``);
 	process.exit(2);
 }
+const functionRows = options.functions === undefined ? 0 : Number(options.functions);
+if (options.functions !== undefined && !(options.instructions && Number.isInteger(functionRows) && functionRows >= 1)) {
+	console.error(`Expected \`--functions\` to be an integer >= 1, with \`--instructions\`, got \`${options.functions}\`${options.instructions ? '' : ' without --instructions'}`);
+	process.exit(2);
+}
+/** With --functions: the tables of `functionTable()`, printed after the instruction table. */
+const byFunctionTables = [];
 if (options.instructions && (options.separate || options.allocations || busy !== undefined)) {
 	console.error('Expected `--instructions` without `--separate`, `--allocations` or `--busy`: it counts in processes of its own, and a busy wait has no fixed count');
 	process.exit(2);
@@ -329,10 +345,18 @@ async function runAlone(name, method, count) {
 	return JSON.parse(output).ms;
 }
 
-/** With --instructions: the instructions a process running `count` requests of contender `name` executes in all, counted by cachegrind. */
+/**
+With --instructions: the instructions a process running `count` requests of contender `name` executes
+in all, counted by cachegrind; with --functions, by callgrind, with `functions`: the instructions of
+each function (JavaScript functions by the names and places V8 writes to its perf map, the rest by
+their symbols), each function's own, without those of what it calls.
+*/
 async function cachegrind(name, method, count) {
+	const out = options.functions ? join(tmpdir(), `writelane-callgrind-${process.pid}-${name}-${method}-${count}.out`) : '/dev/null';
+	const tool = options.functions ? ['--tool=callgrind', '--dump-instr=yes', '--dump-line=no', '--compress-strings=no', '--compress-pos=no', `--callgrind-out-file=${out}`] : ['--tool=cachegrind', '--cache-sim=no', `--cachegrind-out-file=${out}`];
 	// An old generation that starts far larger than these runs fill: no major collection falls in either run (see the help).
-	const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--predictable', '--max-old-space-size=8192', '--initial-old-space-size=4096', fileURLToPath(import.meta.url), ...runArgs(name, method, count), '--warm-up', String(instructionWarmUp)];
+	const node = [process.execPath, ...(options.functions ? ['--perf-basic-prof'] : []), '--predictable', '--max-old-space-size=8192', '--initial-old-space-size=4096'];
+	const args = [...tool, ...node, fileURLToPath(import.meta.url), ...runArgs(name, method, count), '--warm-up', String(instructionWarmUp)];
 	const child = spawn('valgrind', args, {stdio: ['ignore', 'ignore', 'pipe']});
 	let errors = '';
 	child.stderr.on('data', chunk => {
@@ -344,15 +368,85 @@ async function cachegrind(name, method, count) {
 	});
 	const counted = /I\s+refs:\s+([\d,]+)/.exec(errors);
 	if (code !== 0 || counted === null) {
-		throw new Error(`The run of ${name} under cachegrind exited with code ${code}:\n${errors}`);
+		throw new Error(`The run of ${name} under valgrind exited with code ${code}:\n${errors}`);
 	}
-	return Number(counted[1].replaceAll(',', ''));
+	const total = Number(counted[1].replaceAll(',', ''));
+	if (!options.functions) {
+		return {total};
+	}
+	// V8 writes the perf map of the process valgrind ran (valgrind runs node in its own process).
+	const perfMap = `/tmp/perf-${child.pid}.map`;
+	try {
+		return {total, functions: byFunction(await readFile(out, 'utf8'), await readFile(perfMap, 'utf8'))};
+	} finally {
+		await Promise.all([rm(out, {force: true}), rm(perfMap, {force: true})]);
+	}
 }
 
-/** With --instructions: the instructions per request of contender `name`, from the two run sizes of `instructionSpan` (run side by side). */
+/**
+With --functions: the instructions of each function in a callgrind output of one run (`--dump-instr`, no
+compression), the code V8 generated named by its perf map. A function's tier (`*` optimized, `^`
+baseline, `~` interpreted) is left out of its name, and so is the project's folder.
+*/
+function byFunction(callgrindOut, perfMap) {
+	const ranges = perfMap
+		.split('\n')
+		.filter(line => line !== '')
+		.map(line => {
+			const [start, size, ...rest] = line.split(' ');
+			return {start: Number.parseInt(start, 16), end: Number.parseInt(start, 16) + Number.parseInt(size, 16), name: rest.join(' ').replace(/^JS:[*^~+-]?/, 'JS:').replace(projectUrl, '')};
+		})
+		.sort((a, b) => a.start - b.start);
+	const nameAt = address => {
+		let low = 0;
+		let high = ranges.length - 1;
+		while (low <= high) {
+			const middle = (low + high) >> 1;
+			if (ranges[middle].start <= address) {
+				low = middle + 1;
+			} else {
+				high = middle - 1;
+			}
+		}
+		const range = ranges[high];
+		return range !== undefined && address < range.end ? range.name : undefined;
+	};
+	const counts = new Map();
+	let fn = '?';
+	let skip = false;
+	for (const line of callgrindOut.split('\n')) {
+		if (skip) {
+			// The inclusive cost of the call named on the line before: counted where it is spent.
+			skip = false;
+		} else if (line.startsWith('calls=')) {
+			skip = true;
+		} else if (line.startsWith('fn=')) {
+			fn = line.slice(3);
+		} else if (line.startsWith('0x')) {
+			const space = line.indexOf(' ');
+			const name = nameAt(Number.parseInt(line.slice(2, space), 16)) ?? fn;
+			counts.set(name, (counts.get(name) ?? 0) + Number(line.slice(space + 1)));
+		}
+	}
+	return counts;
+}
+const projectUrl = pathToFileURL(resolvePath(fileURLToPath(import.meta.url), '../..')).href + '/';
+
+/**
+With --instructions: the instructions per request of contender `name`, from the two run sizes of
+`instructionSpan` (run side by side); with --functions, also those of each function.
+*/
 async function instructionsPerRequest(name, method) {
 	const [small, large] = await Promise.all(instructionSpan.map(count => cachegrind(name, method, count)));
-	return (large - small) / (instructionSpan[1] - instructionSpan[0]);
+	const span = instructionSpan[1] - instructionSpan[0];
+	if (!options.functions) {
+		return {perRequest: (large.total - small.total) / span};
+	}
+	const functions = new Map();
+	for (const key of new Set([...small.functions.keys(), ...large.functions.keys()])) {
+		functions.set(key, ((large.functions.get(key) ?? 0) - (small.functions.get(key) ?? 0)) / span);
+	}
+	return {perRequest: (large.total - small.total) / span, functions};
 }
 
 // The run of one contender for --separate or --instructions, in the process the parent started: a warm-up, then the timed run.
@@ -459,8 +553,12 @@ async function instructions() {
 	const table = [];
 	for (const method of chosen) {
 		const counts = {};
+		const functions = {};
 		for (const name of names) {
-			counts[name] = await instructionsPerRequest(name, method);
+			({perRequest: counts[name], functions: functions[name]} = await instructionsPerRequest(name, method));
+		}
+		if (options.functions) {
+			byFunctionTables.push(functionTable(method, functions));
 		}
 		for (const name of names) {
 			const added = counts.fetch === undefined || name === 'fetch' ? '' : (counts[name] - counts.fetch).toFixed(0);
@@ -468,10 +566,39 @@ async function instructions() {
 			table.push(`| ${method} | ${name} | ${counts[name].toFixed(0)} | ${ratio} | ${added} |`);
 		}
 	}
-	console.log(`\nHTTP instructions: ${instructionSpan[1]} less ${instructionSpan[0]} requests over ${objects} objects, ${workers} workers, ${over}, counted by cachegrind\n`);
+	console.log(`\nHTTP instructions: ${instructionSpan[1]} less ${instructionSpan[0]} requests over ${objects} objects, ${workers} workers, ${over}, counted by ${options.functions ? 'callgrind' : 'cachegrind'}\n`);
 	console.log('| method | contender | instructions per request | x fetch | instructions added per request |');
 	console.log('| --- | --- | ---: | ---: | ---: |');
 	console.log(table.join('\n'));
+	for (const text of byFunctionTables) {
+		console.log(text);
+	}
+}
+
+/**
+With --functions: for each contender but plain fetch, the functions whose instructions per request
+differ most from plain fetch's (a contender's own work, and what it makes the platform do more or less
+of); with only one contender, that contender's costliest functions.
+*/
+function functionTable(method, functions) {
+	const others = names.filter(name => name !== 'fetch');
+	const compared = functions.fetch !== undefined && others.length > 0;
+	const lines = [];
+	for (const name of compared ? others : names) {
+		const own = functions[name];
+		const base = compared ? functions.fetch : new Map();
+		const rows = [...new Set([...own.keys(), ...base.keys()])]
+			.map(key => [key, (own.get(key) ?? 0) - (base.get(key) ?? 0)])
+			.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+			.slice(0, functionRows);
+		lines.push(
+			`\n${method}, ${name}: the ${functionRows} functions ${compared ? 'whose instructions per request differ most from plain fetch' : 'with the most instructions per request'}\n`,
+			`| function | ${compared ? 'instructions added per request' : 'instructions per request'} |`,
+			'| --- | ---: |',
+			...rows.map(([key, value]) => `| ${key.replaceAll('|', '\\|')} | ${value.toFixed(0)} |`),
+		);
+	}
+	return lines.join('\n');
 }
 
 console.log(`\nHTTP overhead: ${requests} requests over ${objects} objects, ${workers} workers, ${over}, medians of ${reps} repetitions${options.separate ? ', each run in a process of its own' : ''} (target: lanes.fetch <= ${target} x fetch)\n`);
