@@ -195,6 +195,14 @@ test('capacities() - learns from the body the caller reads, without reading it f
 	expect(owner()).toEqual([`objects/${otherId}`]);
 });
 
+test('capacities() - a taught json() that fails rejects for its caller alone, with the platform\'s error', async () => {
+	const preset = capacities();
+	const response = new Response('{"id": ', {headers: {'content-type': 'application/json'}});
+	teach(preset.learn!, laneRequest('GET', `/object?id=${objectId}`), response);
+	// An unhandled rejection of a promise of the lesson's own would fail the run.
+	await expect(response.json()).rejects.toBeInstanceOf(SyntaxError);
+});
+
 test('capacities() - learning never throws and ignores bad or unrelated responses', async () => {
 	const {resolve, observe, preset} = setup();
 	await expect(observe(objectId, '{"id": ')).resolves.toBeUndefined();

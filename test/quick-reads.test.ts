@@ -371,3 +371,23 @@ test('quick reads - a lane is idle for listeners only once its quick read has en
 	expect(await reading).toBe('read');
 	expect(events).toEqual(['idle a', 'idle *']);
 });
+
+test('quick reads and plain writes - the lane has ended when the caller resumes, however the task settled', async () => {
+	const lanes = createLanes();
+	const failure = new Error('task failed');
+	for (const kind of ['read', 'write'] as const) {
+		const fulfilled = heldRead<Response>();
+		const rejected = heldRead<Response>();
+		const resolving = lanes[kind]('k', fulfilled.task);
+		const rejecting = lanes[kind]('j', rejected.task);
+		expect(lanes.stats().active).toBe(2);
+		const response = new Response('{}');
+		fulfilled.gate.resolve(response);
+		// The caller gets the task's value itself, and no step of the caller's sees the lane still held.
+		expect(await resolving).toBe(response);
+		expect(lanes.stats().lanes.map(lane => lane.key)).toEqual(['j']);
+		rejected.gate.reject(failure);
+		await expect(rejecting).rejects.toBe(failure);
+		expect(lanes.stats()).toEqual({active: 0, queued: 0, waitingForSlot: 0, lanes: []});
+	}
+});

@@ -16,8 +16,8 @@ export class Outgoing {
 	readonly signal: AbortSignal | undefined;
 	readonly #input: string | URL | Request;
 	/**
-	`#input` when it is a `Request`: told apart once, since `instanceof Request` on every read would
-	look `Request` up as a global (an accessor in Node) each time.
+	`#input` when it is a `Request`: told apart once. In Node, `instanceof Request` runs V8's generic
+	check, which looks `Symbol.hasInstance` up on `Request` (a global Node defines lazily) every time.
 	*/
 	readonly #request: Request | undefined;
 	readonly #init: RequestInit | undefined;
