@@ -58,7 +58,7 @@ Options
                    ${instructionSpan[1]} requests after the same warm-up of ${instructionWarmUp}. The old generation starts at 4 GB,
                    so no major collection is counted (one every few hundred MB, it would add a step of
                    some 12,000 instructions per request to whichever run it falls in); scavenges are.
-                   Two identical builds in one run (--baseline) count within 0.1 %; two builds that
+                   Two identical builds in one run (--baseline) count within 0.25 %; two builds that
                    differ by a few lines may differ by a thousand or two more than their code does,
                    since V8 then optimizes and inlines differently (and compiles synchronously under
                    --predictable, so its choices differ from a normal run's). Counts work, not time.
@@ -351,7 +351,7 @@ in all, counted by cachegrind; with --functions, by callgrind, with `functions`:
 each function (JavaScript functions by the names and places V8 writes to its perf map, the rest by
 their symbols), each function's own, without those of what it calls.
 */
-async function cachegrind(name, method, count) {
+async function underValgrind(name, method, count) {
 	const out = options.functions ? join(tmpdir(), `writelane-callgrind-${process.pid}-${name}-${method}-${count}.out`) : '/dev/null';
 	const tool = options.functions ? ['--tool=callgrind', '--dump-instr=yes', '--dump-line=no', '--compress-strings=no', '--compress-pos=no', `--callgrind-out-file=${out}`] : ['--tool=cachegrind', '--cache-sim=no', `--cachegrind-out-file=${out}`];
 	// An old generation that starts far larger than these runs fill: no major collection falls in either run (see the help).
@@ -437,7 +437,7 @@ With --instructions: the instructions per request of contender `name`, from the 
 `instructionSpan` (run side by side); with --functions, also those of each function.
 */
 async function instructionsPerRequest(name, method) {
-	const [small, large] = await Promise.all(instructionSpan.map(count => cachegrind(name, method, count)));
+	const [small, large] = await Promise.all(instructionSpan.map(count => underValgrind(name, method, count)));
 	const span = instructionSpan[1] - instructionSpan[0];
 	if (!options.functions) {
 		return {perRequest: (large.total - small.total) / span};
