@@ -363,7 +363,7 @@ class Segment extends Operation {
 		return (this.#pump ??= () => this.engine._pump(this));
 	}
 
-	/** Ends the running task however it settled; the caller is handed the task's own promise (see `Engine.#begin()`). */
+	/** Ends the running task however it settled (see `endingWith()`). */
 	get done(): () => void {
 		return (this.#done ??= () => {
 			this.engine._segmentTaskDone(this);
@@ -373,6 +373,18 @@ class Segment extends Operation {
 
 function isSegment(operation: Operation): operation is Segment {
 	return operation instanceof Segment;
+}
+
+/**
+A task's `result` as a promise, with `end` (which releases its lane) run once it settles, in a
+reaction registered before any of the caller's: the caller never resumes with the lane still held.
+The caller gets the task's promise itself; a promise of our own would be resolved with the value once
+more, and resolving one with an object (a Response) looks its `then` up each time.
+*/
+function endingWith(result: PromiseLike<unknown>, end: () => void): Promise<unknown> {
+	const promise = Promise.resolve(result);
+	promise.then(end, end);
+	return promise;
 }
 
 /** Whether `a` and `b` may not run at once: a write on either, and a key of one equal to, above or below a key of the other. */
@@ -737,13 +749,9 @@ export class Engine {
 			return Promise.resolve(result);
 		}
 
-		// As in #begin(): the task's own promise, the read ended by a reaction that comes first.
-		const promise = Promise.resolve(result);
-		const end = () => {
+		return endingWith(result, () => {
 			this.#endRead(read);
-		};
-		promise.then(end, end);
-		return promise;
+		});
 	}
 
 	#endRead(read: QuickRead): void {
@@ -878,12 +886,7 @@ export class Engine {
 		}
 
 		if (isThenable(result)) {
-			// The caller gets the task's promise itself, the lane released by a reaction that comes first:
-			// a promise of our own would be resolved with the value once more, and resolving with an object
-			// (a Response) looks its `then` up each time.
-			const promise = Promise.resolve(result);
-			promise.then(segment.done, segment.done);
-			return promise;
+			return endingWith(result, segment.done);
 		}
 
 		this._segmentTaskDone(segment);
