@@ -1,6 +1,7 @@
 import {describe} from '../errors/describe.js';
 import {canonicalKeys} from '../keys/key.js';
 import {shownUrl} from '../keys/normalize.js';
+import {httpToken} from '../keys/token.js';
 
 /**
 One operation of a batch, as the input gives it (one NDJSON line parses to one). Either `url` (absolute)
@@ -51,7 +52,6 @@ export type PreparedOperation = {
 };
 
 const fieldNames = ['id', 'method', 'url', 'path', 'headers', 'body', 'key'];
-const token = /^[!#$%&'*+.^`|~\w-]+$/;
 const standardMethods = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
 const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
@@ -83,7 +83,7 @@ function parseId(value: unknown, where: Where): string | undefined {
 }
 
 function parseMethod(value: unknown, where: Where): string {
-	if (typeof value !== 'string' || !token.test(value)) {
+	if (typeof value !== 'string' || !httpToken.test(value)) {
 		throw fail(where, 'method', 'an HTTP method name such as `"PATCH"`', value);
 	}
 
@@ -163,7 +163,7 @@ function parseHeaders(value: unknown, where: Where): Array<[string, string]> {
 
 	const headers: Array<[string, string]> = [];
 	for (const [name, content] of Object.entries(value)) {
-		if (!token.test(name)) {
+		if (!httpToken.test(name)) {
 			throw fail(where, 'headers', 'an object whose keys are header names', name);
 		}
 

@@ -2,6 +2,7 @@ import {invalid} from '../errors/describe.js';
 import {classify} from './classify.js';
 import {normalizePathname} from './normalize.js';
 import {urlPart} from './request.js';
+import {httpToken} from './token.js';
 import type {KeyPattern, LaneRequest, OperationKind} from './types.js';
 
 /** What a compiled rule decides: canonical, sorted, unique keys and the kind. */
@@ -23,7 +24,6 @@ type Entry = {
 type Segment = {readonly type: 'literal'; readonly value: string} | {readonly type: 'param'; readonly name: string} | {readonly type: 'star'};
 
 const parameterName = /^[A-Za-z_$][\w$]*$/;
-const methodName = /^[!#$%&'*+.^`|~\w-]+$/;
 const fields = new Set(['pattern', 'key', 'methods', 'kind']);
 const noKeys: readonly string[] = Object.freeze([]);
 
@@ -144,7 +144,7 @@ function parseMethods(option: string, methods: unknown): ReadonlySet<string> {
 
 	const set = new Set<string>();
 	for (const [index, method] of methods.entries()) {
-		if (typeof method !== 'string' || !methodName.test(method)) {
+		if (typeof method !== 'string' || !httpToken.test(method)) {
 			throw invalid(`${option}[${index}]`, 'a method name', method);
 		}
 

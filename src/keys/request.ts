@@ -2,6 +2,7 @@ import {describe, invalid} from '../errors/describe.js';
 import {scrub, secretsOf} from '../errors/redact.js';
 import {canonicalKey} from './key.js';
 import {canonicalPathStart, defaultKey, normalizeInPlace, normalizeUrl, pathStart, shownUrl} from './normalize.js';
+import {httpToken} from './token.js';
 import type {LaneRequest} from './types.js';
 
 /** `application/json` or any `+json` media type (`application/merge-patch+json`), parameters ignored. */
@@ -107,8 +108,7 @@ export function toRequest(input: RequestInfo | URL, init?: RequestInit): Request
 
 /** The `RequestInit` fields the direct path understands; a call with any other goes through a `Request`. */
 const directFields = new Set(['method', 'headers', 'body', 'signal']);
-/** An HTTP method token (RFC 9110 §5.6.2) fetch accepts: not CONNECT, TRACE or TRACK. */
-const methodToken = /^[!#$%&'*+.^`|~\w-]+$/;
+/** Methods fetch refuses although they are tokens. */
 const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
 /** The usual spellings, checked and upper-cased ahead. */
 const commonMethods = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].flatMap(method => [[method, method] as const, [method.toLowerCase(), method] as const]));
@@ -177,7 +177,7 @@ export function directLaneRequest(input: RequestInfo | URL, init: RequestInit | 
 	const rawMethod = init?.method ?? 'GET';
 	let method = commonMethods.get(rawMethod as string);
 	if (method === undefined) {
-		if (typeof rawMethod !== 'string' || !methodToken.test(rawMethod)) {
+		if (typeof rawMethod !== 'string' || !httpToken.test(rawMethod)) {
 			return undefined;
 		}
 
@@ -424,8 +424,6 @@ export const checkedHeaders = DirectLaneRequest.record;
 
 const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const invalidHeaders = Symbol('invalid headers');
-/** A field name (RFC 9110 §5.1, a token). */
-const fieldName = /^[!#$%&'*+.^`|~\w-]+$/;
 /** Field names found valid lately: callers send the same few names, as the same strings, on every call. */
 const validNames = new Set<string>();
 
@@ -434,7 +432,8 @@ function isFieldName(name: string): boolean {
 		return true;
 	}
 
-	if (!fieldName.test(name)) {
+	// A field name is a token (RFC 9110 §5.1).
+	if (!httpToken.test(name)) {
 		return false;
 	}
 
