@@ -56,6 +56,24 @@ describe.each(paths)('%s', (_name, setup) => {
 		expect(lanes.stats().lanes).toEqual([]);
 	});
 
+	test('.write() - a deeper key under the collection found last is under its own parent, not the collection', async () => {
+		const {lanes, options} = setup();
+		const r = recorder();
+		// `objects/2` leaves `objects` as the parent found last; `objects/1/blocks/7` starts with it but is under `objects/1/blocks`.
+		const object = lanes.write('objects/1', r.task('object'), options);
+		const sibling = lanes.write('objects/2', r.task('sibling'), options);
+		const block = lanes.write('objects/1/blocks/7', r.task('block'), options);
+		await flush();
+		expect(r.running).toEqual(new Set(['object', 'sibling']));
+		r.finish('object');
+		await flush();
+		expect(r.running).toEqual(new Set(['sibling', 'block']));
+		r.finish('sibling');
+		r.finish('block');
+		expect(await Promise.all([object, sibling, block])).toEqual(['object', 'sibling', 'block']);
+		expect(lanes.stats().lanes).toEqual([]);
+	});
+
 	test('.write() - siblings run in parallel, and so do keys that share only a string prefix', async () => {
 		const {lanes, options} = setup();
 		const r = recorder();

@@ -113,6 +113,8 @@ const resolved = Promise.resolve();
 
 /** Compacting a segment's task array once this many entries have run keeps a never-draining lane bounded. */
 const compactAfter = 1024;
+/** `/`, which separates a tree key's segments. */
+const slash = 47;
 
 /** An item of a `Chain`: the links are its own fields. */
 type Link<T> = {prev: T | undefined; next: T | undefined};
@@ -927,12 +929,15 @@ export class Engine {
 	#node(key: string): Node {
 		let node = this.#nodes.get(key);
 		if (node === undefined) {
-			const slash = key.lastIndexOf('/');
+			// Keys of one collection (`objects/<id>`) share their parent: the one found last needs no
+			// lookup, and finding that it is the parent needs no backward search (`lastIndexOf` is a call
+			// into V8's runtime; `startsWith` and a forward `indexOf` are not).
+			const last = this.#lastParent;
+			const sibling = last !== undefined && !last.deleted && key.charCodeAt(last.key.length) === slash && key.startsWith(last.key) && key.indexOf('/', last.key.length + 1) === -1;
+			const at = sibling ? last.key.length : key.lastIndexOf('/');
 			let parent: Node | undefined;
-			if (slash !== -1) {
-				// Keys of one collection (`objects/<id>`) share their parent: the one found last needs no lookup.
-				const last = this.#lastParent;
-				parent = last !== undefined && !last.deleted && last.key.length === slash && key.startsWith(last.key) ? last : this.#node(key.slice(0, slash));
+			if (at !== -1) {
+				parent = sibling ? last : this.#node(key.slice(0, at));
 				this.#lastParent = parent;
 			}
 
