@@ -509,3 +509,44 @@ test('key fuzz - the URL remembered as canonical answers only for itself', () =>
 	expect(canonicalPathStart('http://127.0.0.2:0080/object')).toBe(-1);
 	expect(canonicalPathStart('http://127.0.0.1:8080/object?id=3')).toBe(start);
 });
+
+test('key fuzz - a URL with the remembered origin and path and another query gets the verdict of a full reading', () => {
+	const base = 'https://api.capacities.io/object?id=9f2c';
+	let taken = 0;
+	let refused = 0;
+	fc.assert(
+		fc.property(fc.array(piece(canonicalParts.queryChar), {maxLength: 8}), query => {
+			const url = `https://api.capacities.io/object?${query.join('')}`;
+			fc.pre(url !== base);
+			// Another path remembered: `url` is read in full.
+			canonicalPathStart('http://other.example/x?y=1');
+			const full = canonicalPathStart(url);
+			// Then `base`'s origin and path (which `url` shares) are remembered, and `url` is read for its query alone.
+			expect(canonicalPathStart(base)).toBe(pathStart(base));
+			const quick = canonicalPathStart(url);
+			expect(quick).toBe(full);
+			if (quick === -1) {
+				refused++;
+			} else {
+				taken++;
+				expect(normalizeUrl(url).href).toBe(url);
+			}
+		}),
+		{numRuns: Math.max(runs * 5, 1000)},
+	);
+	expect(taken).toBeGreaterThan(50);
+	expect(refused).toBeGreaterThan(50);
+
+	// The remembered part ends with the `?`: a longer path, or one without a query, is read in full.
+	expect(canonicalPathStart(base)).toBe(pathStart(base));
+	for (const [url, expected] of [
+		['https://api.capacities.io/objects?id=1', pathStart('https://api.capacities.io/objects?id=1')],
+		['https://api.capacities.io/object?', -1],
+		['https://api.capacities.io/object?id=1#x', -1],
+		['https://api.capacities.io/object?id=a b', -1],
+		['https://api.capacities.io/object?id=%41', pathStart(base)],
+	] as const) {
+		expect(canonicalPathStart(url)).toBe(expected);
+		expect(canonicalPathStart(base)).toBe(pathStart(base));
+	}
+}, timeout);

@@ -295,13 +295,27 @@ scheme's default, at most 65535), a path, and an optional non-empty query, both 
 parser never changes (`notPlainInPath`), with nothing for `normalizePathname()` to do; no user info,
 no fragment. Most URLs an API client builds pass; for them no `URL` needs to be built.
 
-The last URL found canonical is remembered, and so is its origin: a client that writes to one
-endpoint (`PATCH /object`) sends the same URL again and again, and one that reads (`GET /object?id=`)
-the same origin, and comparing two strings costs less than reading one.
+The last URL found canonical is remembered, and so are its origin and, of the last one with a
+query, everything before the query: a client that writes to one endpoint (`PATCH /object`) sends
+the same URL again and again, one that reads (`GET /object?id=`) the same origin and path with
+another query, and comparing two strings costs less than reading one.
 */
 export function canonicalPathStart(input: string): number {
 	if (input === lastCanonical) {
 		return lastStart;
+	}
+
+	// The origin and path of the last canonical URL with a query, with another query: only that is read.
+	const path = lastPath;
+	if (path !== undefined && input.length > path.length && input.startsWith(path)) {
+		notPlainInQuery.lastIndex = path.length;
+		if (notPlainInQuery.test(input)) {
+			return -1;
+		}
+
+		lastCanonical = input;
+		lastStart = lastPathStart;
+		return lastPathStart;
 	}
 
 	// Everything up to the path's `/` is what was found canonical last time: only the rest is read.
@@ -316,6 +330,12 @@ export function canonicalPathStart(input: string): number {
 		lastOrigin = input.slice(0, start);
 	}
 
+	const query = input.indexOf('?', start);
+	if (query !== -1) {
+		lastPath = input.slice(0, query + 1);
+		lastPathStart = start;
+	}
+
 	lastCanonical = input;
 	lastStart = start;
 	return start;
@@ -325,6 +345,9 @@ let lastCanonical: string | undefined;
 let lastStart = -1;
 /** The part before the path of `lastCanonical` (scheme, host and port). */
 let lastOrigin: string | undefined;
+/** Of the last canonical URL with a query, everything up to the query's `?` (included), and where its path starts. */
+let lastPath: string | undefined;
+let lastPathStart = -1;
 
 /** Where the path starts when the scheme, host and port of `input` are certainly canonical (see `canonicalPathStart()`); else -1. */
 function scanOrigin(input: string): number {
