@@ -322,7 +322,8 @@ export function canonicalPathStart(input: string): number {
 	const origin = lastOrigin;
 	const known = origin !== undefined && input.startsWith(origin) && input.charCodeAt(origin.length) === slash;
 	const start = known ? origin.length : scanOrigin(input);
-	if (start === -1 || !isCanonicalRest(input, start)) {
+	const query = start === -1 ? -1 : canonicalQuery(input, start);
+	if (query === -1) {
 		return -1;
 	}
 
@@ -330,8 +331,7 @@ export function canonicalPathStart(input: string): number {
 		lastOrigin = input.slice(0, start);
 	}
 
-	const query = input.indexOf('?', start);
-	if (query !== -1) {
+	if (query !== input.length) {
 		lastPath = input.slice(0, query + 1);
 		lastPathStart = start;
 	}
@@ -417,21 +417,24 @@ const notPlainInPath = /[^!$&(-;=@-Z_a-z~]/g;
 /** The same for a query, which also keeps `%` and `?` as they are. */
 const notPlainInQuery = /[^!$%&(-;=?@-Z_a-z~]/g;
 
-/** Whether the path of `input` from `start` and its query (if any) are certainly canonical (see `canonicalPathStart()`). */
-function isCanonicalRest(input: string, start: number): boolean {
+/**
+When the path of `input` from `start` and its query (if any) are certainly canonical (see
+`canonicalPathStart()`): where the query's `?` is, or `input.length` when there is no query; else -1.
+*/
+function canonicalQuery(input: string, start: number): number {
 	notPlainInPath.lastIndex = start;
 	if (!notPlainInPath.test(input)) {
-		return !needsWork(input, start, input.length);
+		return needsWork(input, start, input.length) ? -1 : input.length;
 	}
 
 	const query = notPlainInPath.lastIndex - 1;
 	// A query must not be empty (`?` alone at the end is dropped by the parser).
 	if (input.charCodeAt(query) !== 63 || query === input.length - 1 || needsWork(input, start, query)) {
-		return false;
+		return -1;
 	}
 
 	notPlainInQuery.lastIndex = query + 1;
-	return !notPlainInQuery.test(input);
+	return notPlainInQuery.test(input) ? -1 : query;
 }
 
 /** `normalizeUrl()` of an http(s) URL the caller owns (just parsed): normalizes `url` itself, without another parse. */
